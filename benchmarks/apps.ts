@@ -1,0 +1,6 @@
+// Apps the benchmarks run; a module of its own so worker threads import nothing else.
+import { app } from "taskloom";
+
+export const noop = app((x: number) => x);
+export const inc = app((x: number) => x + 1);
+export const gather = app((...xs: number[]) => xs.length);

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * The `taskloom` command. Each subcommand lives in its own file.
+ * @module
+ */
+import { runCommand } from "./run.js";
+
+const USAGE = `usage: taskloom <command> [arguments]
+
+commands:
+  run <script.ts|js> [args...]   run a workflow script (TypeScript runs through tsx)
+  help                           show this text
+`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "help" || cmd === "--help" || cmd === "-h") {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  const run = commands[cmd];
+  if (run === undefined) {
+    process.stderr.write(`taskloom: unknown command "${cmd}"; available: ${Object.keys(commands).join(", ")}\n\n${USAGE}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`taskloom: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,380 @@
+/**
+ * The DataFlowKernel: takes app calls, waits for their dependencies, and
+ * hands ready tasks to executors; records outcomes, retries, memoizes and
+ * checkpoints. It orchestrates; the pieces live beside it.
+ * @module
+ */
+import type { AppRef, Executor, ExecTask, ResultInfo } from "../../executors/executor.js";
+import type { AppDef } from "../app.js";
+import { findCallOptions, parseCallOptions, shellSpecOf } from "../call-options.js";
+import type { Config } from "../config.js";
+import { ConfigError, DependencyError, JoinError, TaskCancelledError } from "../errors.js";
+import { AppFuture, DataFuture, type FutureHost } from "../future.js";
+import type { Logger } from "../logging.js";
+import { ALL_STATES, FINAL_STATES, type TaskState } from "../states.js";
+import type { CheckpointWriter } from "./checkpoint.js";
+import { describeDependency, resolveDeps, scanDeps, type Dependency } from "./dependencies.js";
+import { memoHash, type MemoTable } from "./memo.js";
+import { decideRetry } from "./retries.js";
+import { TaskRecord } from "./task-record.js";
+
+/** @internal the parts `load()` assembles. */
+export interface KernelParts {
+  config: Config;
+  runDir: string;
+  logger: Logger;
+  executors: Executor[];
+  memo: MemoTable;
+  checkpoint: CheckpointWriter;
+}
+
+/** Kernel of a loaded workflow; get it from `load()` or `dfk()`. */
+export class DataFlowKernel implements FutureHost, AsyncDisposable {
+  /** This run's directory (`runinfo/NNN`). */
+  readonly runDir: string;
+  /** Executors by label. */
+  readonly executors: ReadonlyMap<string, Executor>;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #memo: MemoTable;
+  readonly #checkpoint: CheckpointWriter;
+  readonly #all: Executor[];
+  readonly #tasks = new Map<number, TaskRecord>();
+  readonly #counts: Record<TaskState, number>;
+  readonly #refs = new WeakMap<AppDef, AppRef>();
+  readonly #retries: number;
+  readonly #appCache: boolean;
+  #seq = 0;
+  #rr = 0;
+  #ready: TaskRecord[] = [];
+  #draining = false;
+  #closing: Promise<void> | undefined;
+  #onCleanup: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+
+  /** @internal use `load()`. */
+  constructor(parts: KernelParts) {
+    this.#config = parts.config;
+    this.runDir = parts.runDir;
+    this.#log = parts.logger;
+    this.#memo = parts.memo;
+    this.#checkpoint = parts.checkpoint;
+    this.#all = parts.executors;
+    this.executors = new Map(parts.executors.map((e) => [e.label, e]));
+    this.#counts = Object.fromEntries(ALL_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    this.#retries = parts.config.retries ?? 0;
+    this.#appCache = parts.config.appCache ?? true;
+  }
+
+  /** Tasks not yet finished, by id (finished ones are released). */
+  get tasks(): ReadonlyMap<number, { readonly id: number; readonly state: TaskState; readonly app: string }> {
+    const out = new Map<number, { id: number; state: TaskState; app: string }>();
+    for (const [id, r] of this.#tasks) out.set(id, { id, state: r.state, app: r.def.name });
+    return out;
+  }
+
+  /** How many tasks are (or ended) in each state. */
+  taskStateCounts(): Record<TaskState, number> {
+    return { ...this.#counts };
+  }
+
+  /** @internal state of a live task. */
+  stateOf(taskId: number): TaskState {
+    return this.#tasks.get(taskId)?.state ?? "failed";
+  }
+
+  /** @internal called by app wrappers. */
+  submit(def: AppDef, args: unknown[]): AppFuture<unknown> {
+    const id = ++this.#seq;
+    const rec = new TaskRecord(id, def, this.#refOf(def), args);
+    const fut = new AppFuture<unknown>(id, this);
+    rec.future = fut;
+    this.#counts.pending++;
+    this.#tasks.set(id, rec);
+    if (this.#closing) {
+      this.#finish(rec, "failed", false, new ConfigError(`app ${def.name} was called after cleanup() began`));
+      return fut;
+    }
+    const opts = findCallOptions(args);
+    if (opts !== undefined) this.#applyCallOptions(rec, opts);
+    if (this.#log.debugEnabled) this.#log.debug("task submitted", { task: id, app: def.name });
+    scanDeps(args, (d) => this.#watch(rec, d));
+    if (--rec.depsLeft === 0) this.#enqueue(rec);
+    return fut;
+  }
+
+  #refOf(def: AppDef): AppRef {
+    let ref = this.#refs.get(def);
+    if (ref === undefined) {
+      ref = { kind: def.kind === "shell" ? "shell" : "app", module: def.module, key: def.key, name: def.name };
+      this.#refs.set(def, ref);
+    }
+    return ref;
+  }
+
+  #applyCallOptions(rec: TaskRecord, opts: Record<string, unknown>): void {
+    try {
+      const p = parseCallOptions(rec.def.name, opts, rec.def.resources);
+      rec.opts = {
+        walltime: p.walltime,
+        resources: p.resources,
+        priority: p.priority,
+        tag: p.tag,
+        shell: rec.def.kind === "shell" ? shellSpecOf(p) : undefined,
+      };
+      rec.future.stdout = p.stdout?.[0];
+      rec.future.stderr = p.stderr?.[0];
+      rec.future.outputs = p.outputs.map((f) => new DataFuture(rec.future, f));
+    } catch (e) {
+      rec.x().invalid = e as Error;
+    }
+  }
+
+  #watch(rec: TaskRecord, d: Dependency): void {
+    rec.depsLeft++;
+    rec.hasDeps = true;
+
+    if (d instanceof AppFuture || d instanceof DataFuture) {
+      d._onSettled(() => {
+        if (--rec.depsLeft === 0) this.#enqueue(rec);
+      });
+      return;
+    }
+    const done = (ok: boolean, value: unknown): void => {
+      (rec.x().foreign ??= new Map()).set(d, { ok, value });
+      if (--rec.depsLeft === 0) this.#enqueue(rec);
+    };
+    d.then(
+      (v) => done(true, v),
+      (e: unknown) => done(false, e),
+    );
+  }
+
+  // A trampoline: tasks made ready while launching are launched by the same loop, so long chains never grow the stack.
+  #enqueue(rec: TaskRecord): void {
+    this.#ready.push(rec);
+    if (this.#draining) return;
+    this.#draining = true;
+    const q = this.#ready;
+    for (let i = 0; i < q.length; i++) {
+      const r = q[i]!;
+      try {
+        this.#launch(r);
+      } catch (e) {
+        this.#finish(r, "failed", false, e);
+      }
+    }
+    q.length = 0;
+    this.#draining = false;
+  }
+
+  #launch(rec: TaskRecord): void {
+    if (rec.state !== "pending") return;
+    const extra = rec.extra;
+    if (extra?.invalid) return this.#finish(rec, "failed", false, extra.invalid);
+    if (rec.hasDeps) {
+      let failed: (number | string)[] | undefined;
+      let errors: unknown[] | undefined;
+      rec.args = resolveDeps(rec.args, extra?.foreign, (d, err) => {
+        (failed ??= []).push(describeDependency(d));
+        (errors ??= []).push(err);
+      }) as unknown[];
+      if (extra) extra.foreign = undefined;
+      rec.hasDeps = false;
+      if (failed && errors) {
+        const root = errors[0] instanceof DependencyError || errors[0] instanceof JoinError ? (errors[0] as Error).cause : errors[0];
+        return this.#finish(rec, "dep_fail", false, new DependencyError(rec.id, failed, errors, root));
+      }
+    }
+    if (rec.def.cache && this.#appCache) {
+      const x = rec.x();
+      x.hash ??= memoHash(rec.def.memoKey, rec.args, rec.def.ignoreForCache);
+      const hit = this.#memo.get(x.hash);
+      if (hit) return this.#finish(rec, hit.ok ? "memo_done" : "failed", hit.ok, hit.value);
+    }
+    if (rec.def.kind === "join") return this.#runJoin(rec);
+    const ex = this.#pickExecutor(rec);
+    if (rec.resources) ex.validateResources(rec.resources);
+    rec.executor = ex;
+    this.#setState(rec, "launched");
+    ex.submit(rec);
+  }
+
+  #pickExecutor(rec: TaskRecord): Executor {
+    const want = rec.def.executors;
+    if (want === "all") return this.#all.length === 1 ? this.#all[0]! : this.#all[this.#rr++ % this.#all.length]!;
+    const ok = want.map((l) => this.executors.get(l)).filter((e): e is Executor => e !== undefined);
+    if (ok.length === 0) {
+      throw new ConfigError(
+        `app ${rec.def.name} asks for executors ${JSON.stringify(want)}, but the config has ${JSON.stringify([...this.executors.keys()])}`,
+      );
+    }
+    return ok[this.#rr++ % ok.length]!;
+  }
+
+  /** @internal executors report here. */
+  readonly onResult = (task: ExecTask, ok: boolean, value: unknown, _info?: ResultInfo): void => {
+    const rec = task as TaskRecord;
+    if (FINAL_STATES.has(rec.state)) return;
+    if (ok) return this.#succeed(rec, value);
+    this.#fail(rec, value);
+  };
+
+  #succeed(rec: TaskRecord, value: unknown): void {
+    const hash = rec.extra?.hash;
+    if (hash !== undefined) {
+      this.#memo.set(hash, true, value);
+      this.#checkpoint.record(hash, value);
+    }
+    this.#finish(rec, "exec_done", true, value);
+  }
+
+  #fail(rec: TaskRecord, error: unknown): void {
+    const d = decideRetry(rec, error, rec.def.retries ?? this.#retries, this.#config.retryHandler);
+    if (d.retry && !this.#closing) {
+      if (this.#log.debugEnabled) this.#log.debug("task retry", { task: rec.id, failCount: rec.extra?.failCount });
+      this.#setState(rec, "pending");
+      this.#enqueue(rec);
+      return;
+    }
+    const hash = rec.extra?.hash;
+    if (hash !== undefined) this.#memo.set(hash, false, d.error);
+    this.#finish(rec, d.error instanceof TaskCancelledError ? "cancelled" : "failed", false, d.error);
+  }
+
+  #runJoin(rec: TaskRecord): void {
+    this.#setState(rec, "launched");
+    // Run the body off the launch loop, and never through Promise.then, which would adopt a returned future.
+    queueMicrotask(() => {
+      let out: unknown;
+      try {
+        out = rec.def.fn(...rec.args);
+      } catch (e) {
+        return this.#fail(rec, e);
+      }
+      if (out instanceof Promise) {
+        out.then(
+          (v: unknown) => this.#join(rec, v, true),
+          (e: unknown) => this.#fail(rec, e),
+        );
+      } else this.#join(rec, out, false);
+    });
+  }
+
+  // `adopted`: an async body's single returned future was already awaited by JavaScript itself.
+  #join(rec: TaskRecord, out: unknown, adopted: boolean): void {
+    if (FINAL_STATES.has(rec.state)) return;
+    const isDep = (x: unknown): x is Dependency => typeof (x as { then?: unknown } | null)?.then === "function";
+    const many = Array.isArray(out);
+    if (adopted && !many && !isDep(out)) return this.#succeed(rec, out);
+    const inner: unknown[] = many ? out : [out];
+    const bad = inner.findIndex((x) => !isDep(x));
+    if (bad >= 0) {
+      const what = many ? `an array whose element ${bad} is ${String(inner[bad])}` : String(out);
+      return this.#fail(rec, new TypeError(`join app ${rec.def.name} must return a future or an array of futures; it returned ${what}`));
+    }
+    this.#setState(rec, "joining");
+    const deps = inner as Dependency[];
+    let left = deps.length;
+    const results: { ok: boolean; value: unknown }[] = new Array(deps.length);
+    const finish = (): void => {
+      if (FINAL_STATES.has(rec.state)) return;
+      const failedAt = results.flatMap((r, i) => (r.ok ? [] : [i]));
+      if (failedAt.length > 0) {
+        const ids = failedAt.map((i) => describeDependency(deps[i]!));
+        return this.#fail(rec, new JoinError(rec.id, ids, failedAt.map((i) => results[i]!.value)));
+      }
+      const values = results.map((r) => r.value);
+      this.#succeed(rec, many ? values : values[0]);
+    };
+    if (left === 0) return finish();
+    deps.forEach((d, i) => {
+      const settle = (ok: boolean, value: unknown): void => {
+        results[i] = { ok, value };
+        if (--left === 0) finish();
+      };
+      if (d instanceof AppFuture || d instanceof DataFuture) d._onSettled(() => settle(d._ok(), d._value()));
+      else d.then((v) => settle(true, v), (e: unknown) => settle(false, e));
+    });
+  }
+
+  #setState(rec: TaskRecord, s: TaskState): void {
+    this.#counts[rec.state]--;
+    this.#counts[s]++;
+    rec.state = s;
+  }
+
+  #finish(rec: TaskRecord, s: TaskState, ok: boolean, value: unknown): void {
+    this.#setState(rec, s);
+    this.#tasks.delete(rec.id);
+    if (this.#log.debugEnabled) this.#log.debug("task done", { task: rec.id, app: rec.def.name, state: s });
+    rec.future._finish(s, ok, value);
+    if (this.#tasks.size === 0 && this.#idleWaiters.length > 0) for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Cancels a task: one that has not started never runs, a running one is
+   * stopped where its executor can. Returns false if it had already finished.
+   */
+  cancel(taskId: number): boolean {
+    const rec = this.#tasks.get(taskId);
+    if (rec === undefined) return false;
+    const err = new TaskCancelledError(taskId);
+    if (rec.state === "launched" || rec.state === "running") rec.executor?.cancel(taskId, err);
+    this.#finish(rec, "cancelled", false, err);
+    return true;
+  }
+
+  /** Resolves when every task submitted so far (and any they start) has finished. */
+  waitForCurrentTasks(): Promise<void> {
+    if (this.#tasks.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Writes buffered checkpoint records now (for `checkpointMode: "manual"`); returns how many. */
+  checkpoint(): number {
+    return this.#checkpoint.checkpoint();
+  }
+
+  /** @internal run at cleanup (signal handlers, the global kernel). */
+  _atCleanup(fn: () => void): void {
+    this.#onCleanup.push(fn);
+  }
+
+  /**
+   * Shuts the kernel down: tasks not finished are cancelled (their futures
+   * reject with TaskCancelledError), executors stop, checkpoints are written.
+   * Calling it again returns the same promise.
+   */
+  cleanup(): Promise<void> {
+    return (this.#closing ??= this.#cleanup());
+  }
+
+  async #cleanup(): Promise<void> {
+    const cancelAll = (): void => {
+      // Newest first: a dependant is cancelled itself rather than failed by its cancelled dependency.
+      for (const rec of [...this.#tasks.values()].reverse()) {
+        const why = "the kernel was cleaned up before the task finished (await futures or call waitForCurrentTasks() first)";
+        this.#finish(rec, "cancelled", false, new TaskCancelledError(rec.id, why));
+      }
+    };
+    // Futures settle first (no result can be lost to a half-closed executor), then executors stop their work.
+    cancelAll();
+    const stop = new TaskCancelledError(0, "executor shut down");
+    await Promise.all(this.#all.map((e) => e.shutdown(stop).catch((e: unknown) => this.#log.error("executor shutdown failed", { error: String(e) }))));
+    cancelAll();
+    this.#checkpoint.close();
+    const summary = Object.entries(this.#counts).filter(([, n]) => n > 0);
+    this.#log.info("Summary of tasks in DFK", Object.fromEntries(summary));
+    this.#log.close();
+    for (const fn of this.#onCleanup.splice(0)) fn();
+  }
+
+  /** `await using dfk = await load()` cleans up (or waits first, with `exitMode: "wait"`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const mode = this.#config.exitMode ?? "cleanup";
+    if (mode === "skip") return;
+    if (mode === "wait") await this.waitForCurrentTasks();
+    await this.cleanup();
+  }
+}

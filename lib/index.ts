@@ -1,0 +1,53 @@
+/**
+ * taskloom: Parsl-style dataflow for TypeScript. Wrap functions as apps;
+ * calls return futures at once; pass futures to other apps to make a
+ * dependency graph; a DataFlowKernel runs each task when its inputs are ready.
+ *
+ * @example
+ * ```ts
+ * import { load, app, shellApp, File, isWorker } from "taskloom";
+ *
+ * export const add = app((a: number, b: number) => a + b);
+ * export const cat = shellApp((opts: { inputs: File[]; outputs: File[] }) =>
+ *   `cat ${opts.inputs.join(" ")} > ${opts.outputs[0]}`);
+ *
+ * if (!isWorker()) {
+ *   const dfk = await load();
+ *   console.log(await add(1, add(2, 3))); // 6
+ *   await dfk.cleanup();
+ * }
+ * ```
+ * @module
+ */
+export { app, shellApp, joinApp } from "./app.js";
+export type { AppFunction, AppFactory, AppOptions, CallOptions, FutureOr, FutureArgs, Joined } from "./app.js";
+export { AppFuture, DataFuture } from "./future.js";
+export { File } from "./file.js";
+export type { FileScheme } from "./file.js";
+export { load, dfk } from "./dataflow/loader.js";
+export { DataFlowKernel } from "./dataflow/kernel.js";
+export { getLastCheckpoint, getAllCheckpoints } from "./dataflow/checkpoint.js";
+export { isWorker } from "./worker-context.js";
+export { TaskState } from "./states.js";
+export type { Config, CheckpointMode, RetryInfo, LoggingOption } from "./config.js";
+export type { LogLevel, Logger } from "./logging.js";
+export {
+  TaskloomError,
+  DependencyError,
+  JoinError,
+  ShellExitError,
+  MissingOutputsError,
+  AppTimeoutError,
+  ManagerLostError,
+  WorkerLostError,
+  SerializationError,
+  ConfigError,
+  TaskCancelledError,
+  StagingError,
+  ProviderError,
+  NoKernelError,
+  AppNotFoundError,
+} from "./errors.js";
+export { ThreadPoolExecutor } from "../executors/threads/executor.js";
+export type { ThreadPoolOptions } from "../executors/threads/executor.js";
+export type { Executor, ExecutorContext, ExecTask, AppRef, Resources, ShellSpec, ResultInfo } from "../executors/executor.js";
