@@ -10,7 +10,10 @@ import { load, ThreadPoolExecutor, type AppFuture, type DataFlowKernel } from "t
 import { noop, inc, gather } from "./apps.js";
 
 const quick = process.argv.includes("--quick");
-const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const only = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
 const threads = os.availableParallelism();
 const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "taskloom-bench-"));
 
@@ -24,7 +27,11 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function withKernel(fn: (k: DataFlowKernel) => Promise<void>): Promise<void> {
-  const k = await load({ executors: [new ThreadPoolExecutor({ maxThreads: threads })], runDir, initializeLogging: false });
+  const k = await load({
+    executors: [new ThreadPoolExecutor({ maxThreads: threads })],
+    runDir,
+    initializeLogging: false,
+  });
   try {
     await fn(k);
   } finally {
@@ -45,7 +52,7 @@ async function million(wait: "promiseAll" | "waitForCurrentTasks"): Promise<void
     let peak = 0;
     const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     const t0 = performance.now();
-    const fs: AppFuture<number>[] = new Array(n);
+    const fs = new Array<AppFuture<number>>(n);
     for (let i = 0; i < n; i++) fs[i] = noop(i);
     if (wait === "promiseAll") await Promise.all(fs);
     else await k.waitForCurrentTasks();
@@ -53,7 +60,14 @@ async function million(wait: "promiseAll" | "waitForCurrentTasks"): Promise<void
     clearInterval(sample);
     peak = Math.max(peak, process.memoryUsage().rss);
     if (!fs.every((f) => f.done())) throw new Error("not all done");
-    emit({ bench: "noop_peak_rss", wait, tasks: n, seconds: +s.toFixed(3), tasksPerSec: Math.round(n / s), peakRssMiB: Math.round(peak / 2 ** 20) });
+    emit({
+      bench: "noop_peak_rss",
+      wait,
+      tasks: n,
+      seconds: +s.toFixed(3),
+      tasksPerSec: Math.round(n / s),
+      peakRssMiB: Math.round(peak / 2 ** 20),
+    });
   });
 }
 
@@ -63,7 +77,7 @@ const benches: Record<string, () => Promise<void>> = {
       await withKernel(async () => {
         await warm();
         const t0 = performance.now();
-        const fs: AppFuture<number>[] = new Array(n);
+        const fs = new Array<AppFuture<number>>(n);
         for (let i = 0; i < n; i++) fs[i] = noop(i);
         await Promise.all(fs);
         const s = (performance.now() - t0) / 1000;
@@ -75,7 +89,7 @@ const benches: Record<string, () => Promise<void>> = {
     await withKernel(async () => {
       await warm();
       const n = quick ? 2000 : 10_000;
-      const lat: number[] = new Array(n);
+      const lat = new Array<number>(n);
       for (let i = 0; i < n; i++) {
         const t0 = performance.now();
         await noop(i);

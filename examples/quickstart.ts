@@ -8,8 +8,12 @@ import { load, app, shellApp, joinApp, File, isWorker, type AppFuture } from "ta
 // Apps live at the top level so worker threads, which import this module, find them.
 export const add = app((a: number, b: number) => a + b);
 export const square = app((x: number) => x * x);
-export const cat = shellApp((opts: { inputs: File[]; outputs: File[] }) => `cat ${opts.inputs.join(" ")} > ${opts.outputs[0]}`);
-export const sumOfSquares = joinApp((n: number): AppFuture<number>[] => Array.from({ length: n }, (_, i) => square(i + 1)));
+export const cat = shellApp(
+  (opts: { inputs: File[]; outputs: File[] }) => `cat ${opts.inputs.join(" ")} > ${opts.outputs[0]!}`,
+);
+export const sumOfSquares = joinApp((n: number): AppFuture<number>[] =>
+  Array.from({ length: n }, (_, i) => square(i + 1)),
+);
 
 // Workers import this module too: the workflow itself runs only in the main thread.
 if (!isWorker()) {
@@ -18,7 +22,12 @@ if (!isWorker()) {
   console.log("1 + (2 + 3) =", await six);
 
   const squares = await sumOfSquares(10);
-  console.log("squares of 1..10:", squares.join(" "), "sum:", squares.reduce((a, b) => a + b, 0));
+  console.log(
+    "squares of 1..10:",
+    squares.join(" "),
+    "sum:",
+    squares.reduce((a, b) => a + b, 0),
+  );
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taskloom-quickstart-"));
   fs.writeFileSync(path.join(dir, "a.txt"), "hello\n");
@@ -31,7 +40,10 @@ if (!isWorker()) {
   console.log(`cat wrote ${out.filepath}:`, JSON.stringify(fs.readFileSync(out.filepath, "utf8")));
   fs.rmSync(dir, { recursive: true, force: true });
 
-  console.log("task states:", JSON.stringify(Object.fromEntries(Object.entries(dfk.taskStateCounts()).filter(([, n]) => n > 0))));
+  console.log(
+    "task states:",
+    JSON.stringify(Object.fromEntries(Object.entries(dfk.taskStateCounts()).filter(([, n]) => n > 0))),
+  );
   console.log("run directory:", dfk.runDir);
   await dfk.cleanup();
 }

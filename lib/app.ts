@@ -20,24 +20,21 @@ import { callerModuleUrl, canonicalModuleUrl, inferBindingName, registerApp } fr
 import { isWorker } from "./worker-context.js";
 import { submitToCurrentKernel } from "./dataflow/current.js";
 
-type Depth = [never, 0, 1, 2, 3];
-
 /**
  * A value, or a future/promise of it; arrays and plain objects may hold
  * futures of their elements too (three levels deep), as the kernel resolves them.
  */
 export type FutureOr<T, D extends number = 4> = [D] extends [never]
   ? T
-  :
-      | T
-      | PromiseLike<T>
-      | (T extends (...a: never[]) => unknown
+  : | T
+    | PromiseLike<T>
+    | (T extends (...a: never[]) => unknown
+        ? never
+        : T extends File
           ? never
-          : T extends File
-            ? never
-            : T extends object
-              ? { [K in keyof T]: FutureOr<T[K], Depth[D]> }
-              : never);
+          : T extends object
+            ? { [K in keyof T]: FutureOr<T[K], [never, 0, 1, 2, 3][D]> }
+            : never);
 
 /** The arguments of an app call: each may be a future of the declared type. */
 export type FutureArgs<A extends unknown[]> = { [K in keyof A]: FutureOr<A[K]> };
@@ -118,7 +115,9 @@ function makeApp(kind: Kind, fn: AnyFn, opts: AppOptions = {}, label = kindLabel
   checkOptions(label, opts);
   const found = opts.module ?? callerModuleUrl();
   if (found === undefined) {
-    throw new ConfigError(`${label}(${opts.name ?? fn.name}): cannot tell which module defines it; pass { module: import.meta.url }`);
+    throw new ConfigError(
+      `${label}(${opts.name ?? fn.name}): cannot tell which module defines it; pass { module: import.meta.url }`,
+    );
   }
   const module = canonicalModuleUrl(found);
   // Keys use only what a worker computes alike: the given or intrinsic name, else an ordinal.
@@ -150,7 +149,8 @@ function wrap<A extends unknown[], R>(def: AppDef): AppFunction<A, R> {
   return call as unknown as AppFunction<A, R>;
 }
 
-type MethodDecorator<This, A extends unknown[], R> = (
+/** A decorator for a static method, as `app(options)` returns. */
+export type MethodDecorator<This, A extends unknown[], R> = (
   method: (this: This, ...args: A) => R,
   context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
 ) => (this: This, ...args: A) => R;
@@ -166,13 +166,14 @@ function decorate<This, A extends unknown[], R>(
   }
   let owner: unknown;
   context.addInitializer(function (this: This) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the class of a static method is only known here
     owner = this;
   });
   const bound = function (...args: A): R {
     return method.apply(owner as This, args);
   };
   Object.defineProperty(bound, "name", { value: String(context.name) });
-  const def = makeApp(kind, bound as AnyFn, { ...opts, name: opts.name ?? String(context.name) });
+  const def = makeApp(kind, bound, { ...opts, name: opts.name ?? String(context.name) });
   return wrap(def) as unknown as (this: This, ...args: A) => R;
 }
 
@@ -185,7 +186,7 @@ export type Joined<R> = R extends readonly (infer E)[] ? Awaited<E>[] : Awaited<
 
 /** `app` / `shellApp` / `joinApp`: wrap a function, decorate a static method, or make a decorator with options. */
 export interface AppFactory<Body extends "any" | "command", Result extends "value" | "exit" | "joined"> {
-  <A extends unknown[], R extends Body extends "command" ? string | Promise<string> : unknown>(
+  <A extends unknown[], R extends (Body extends "command" ? string | Promise<string> : unknown)>(
     fn: (...args: A) => R,
     opts?: AppOptions,
   ): AppFunction<A, Result extends "exit" ? number : Result extends "joined" ? Joined<R> : Awaited<R>>;
@@ -264,19 +265,29 @@ function checkOptions(label: string, opts: unknown): asserts opts is AppOptions 
   const o = opts as Record<string, unknown>;
   for (const k of Object.keys(o)) {
     if (!OPTION_KEYS.has(k)) {
-      const hint = k === "walltime" ? " (walltime is a call option: pass { walltime } as the last argument of the call)" : "";
+      const hint =
+        k === "walltime" ? " (walltime is a call option: pass { walltime } as the last argument of the call)" : "";
       throw new ConfigError(`${label} options: unknown option "${k}"${hint}; allowed: ${[...OPTION_KEYS].join(", ")}`);
     }
   }
   const ex = o.executors;
-  if (ex !== undefined && ex !== "all" && !(Array.isArray(ex) && ex.length > 0 && ex.every((x) => typeof x === "string"))) {
-    throw new ConfigError(`${label} options.executors: expected "all" or a non-empty array of labels, got ${describe(ex)}`);
+  if (
+    ex !== undefined &&
+    ex !== "all" &&
+    !(Array.isArray(ex) && ex.length > 0 && ex.every((x) => typeof x === "string"))
+  ) {
+    throw new ConfigError(
+      `${label} options.executors: expected "all" or a non-empty array of labels, got ${describe(ex)}`,
+    );
   }
   if (o.cache !== undefined && typeof o.cache !== "boolean") {
     throw new ConfigError(`${label} options.cache: expected a boolean, got ${describe(o.cache)}`);
   }
   const ig = o.ignoreForCache;
-  if (ig !== undefined && !(Array.isArray(ig) && ig.every((x) => typeof x === "string" || (Number.isInteger(x) && (x as number) >= 0)))) {
+  if (
+    ig !== undefined &&
+    !(Array.isArray(ig) && ig.every((x) => typeof x === "string" || (Number.isInteger(x) && (x as number) >= 0)))
+  ) {
     throw new ConfigError(
       `${label} options.ignoreForCache: expected an array of option keys (strings) or argument positions (integers >= 0), got ${describe(ig)}`,
     );

@@ -35,15 +35,23 @@ export function findCallOptions(args: readonly unknown[]): Record<string, unknow
 }
 
 /** Validates and normalises call options; throws ConfigError naming the bad one. */
-export function parseCallOptions(app: string, o: Record<string, unknown>, defaults: Resources | undefined): ParsedCallOptions {
+export function parseCallOptions(
+  app: string,
+  o: Record<string, unknown>,
+  defaults: Resources | undefined,
+): ParsedCallOptions {
   const where = `${app}(…, { … }): option`;
   const outputs: File[] = [];
   if (o.outputs !== undefined) {
-    if (!Array.isArray(o.outputs)) throw new ConfigError(`${where} outputs: expected an array of File, got ${describe(o.outputs)}`);
+    if (!Array.isArray(o.outputs))
+      throw new ConfigError(`${where} outputs: expected an array of File, got ${describe(o.outputs)}`);
     o.outputs.forEach((f: unknown, i) => {
       if (typeof f === "string") outputs.push(new File(f));
       else if (f instanceof File) outputs.push(f);
-      else throw new ConfigError(`${where} outputs[${i}]: expected a File or a path string, got ${isTaskloomFuture(f) ? "a future" : describe(f)}`);
+      else
+        throw new ConfigError(
+          `${where} outputs[${i}]: expected a File or a path string, got ${isTaskloomFuture(f) ? "a future" : describe(f)}`,
+        );
     });
   }
   if (o.inputs !== undefined && !Array.isArray(o.inputs)) {
@@ -64,10 +72,10 @@ export function parseCallOptions(app: string, o: Record<string, unknown>, defaul
     outputs,
     stdout: parseStream(where, "stdout", o.stdout),
     stderr: parseStream(where, "stderr", o.stderr),
-    walltime: walltime as number | undefined,
+    walltime: walltime,
     resources: mergeResources(where, defaults, o.resources),
-    priority: priority as number | undefined,
-    tag: o.tag as string | undefined,
+    priority: priority,
+    tag: o.tag,
   };
 }
 
@@ -85,10 +93,12 @@ function parseStream(where: string, name: string, v: unknown): readonly [string,
 export function mergeResources(where: string, defaults: Resources | undefined, r: unknown): Resources | undefined {
   if (r === undefined) return defaults;
   if (typeof r !== "object" || r === null || Array.isArray(r)) {
-    throw new ConfigError(`${where} resources: expected an object with ${RESOURCE_KEYS.join(", ")}, got ${describe(r)}`);
+    throw new ConfigError(
+      `${where} resources: expected an object with ${RESOURCE_KEYS.join(", ")}, got ${describe(r)}`,
+    );
   }
   checkResources(`${where} resources`, r as Record<string, unknown>);
-  return defaults ? { ...defaults, ...(r as Resources) } : (r as Resources);
+  return defaults ? { ...defaults, ...(r as Resources) } : r;
 }
 
 /** Throws ConfigError for unknown keys or values that are not non-negative numbers. */
@@ -98,7 +108,10 @@ export function checkResources(where: string, r: Record<string, unknown>): void 
       throw new ConfigError(`${where}: unknown key "${k}"; allowed: ${RESOURCE_KEYS.join(", ")}`);
     }
     const intOnly = k === "numNodes" || k === "ranksPerNode" || k === "gpus";
-    if (v !== undefined && !(typeof v === "number" && v >= 0 && Number.isFinite(v) && (!intOnly || Number.isInteger(v)))) {
+    if (
+      v !== undefined &&
+      !(typeof v === "number" && v >= 0 && Number.isFinite(v) && (!intOnly || Number.isInteger(v)))
+    ) {
       throw new ConfigError(`${where}.${k}: expected ${intOnly ? "an integer" : "a number"} >= 0, got ${describe(v)}`);
     }
   }

@@ -31,14 +31,17 @@ const CHECKS: Record<string, (v: unknown) => string | undefined> = {
   runDir: (v) => (typeof v === "string" && v !== "" ? undefined : "a non-empty path string"),
   initializeLogging: (v) =>
     typeof v === "boolean" ||
-    (typeof v === "object" && v !== null && ["debug", "info", "warn", "error"].includes((v as { level?: string }).level ?? ""))
+    (typeof v === "object" &&
+      v !== null &&
+      ["debug", "info", "warn", "error"].includes((v as { level?: string }).level ?? ""))
       ? undefined
       : 'true, false or { level: "debug" | "info" | "warn" | "error" }',
   exitMode: oneOf("cleanup", "wait", "skip"),
 };
 
 function oneOf(...allowed: string[]): (v: unknown) => string | undefined {
-  return (v) => (typeof v === "string" && allowed.includes(v) ? undefined : `one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+  return (v) =>
+    typeof v === "string" && allowed.includes(v) ? undefined : `one of ${allowed.map((a) => `"${a}"`).join(", ")}`;
 }
 
 /** Throws ConfigError for the first problem in `config`. */
@@ -75,7 +78,9 @@ export function validateConfig(config: unknown): void {
       );
     }
     if (labels.has(ex.label as string)) {
-      throw new ConfigError(`config.executors[${i}]: label ${JSON.stringify(ex.label)} is used twice; labels must be unique`);
+      throw new ConfigError(
+        `config.executors[${i}]: label ${JSON.stringify(ex.label)} is used twice; labels must be unique`,
+      );
     }
     labels.add(ex.label as string);
   });

@@ -41,16 +41,22 @@ export function errorToJSON(e: unknown, depth = 0): ErrorJSON {
 /** Revives an error from its wire form. */
 export function errorFromJSON(j: ErrorJSON): Error {
   const cls = Object.hasOwn(errorClasses, j.name) ? errorClasses[j.name] : undefined;
-  const err: Error = Object.create((cls ?? Error).prototype) as Error;
+  const proto = (cls ?? Error).prototype as object;
+  const err = Object.create(proto) as Error;
   Object.defineProperty(err, "message", { value: j.message, writable: true, configurable: true });
   if (!cls) Object.defineProperty(err, "name", { value: j.name, writable: true, configurable: true });
-  if (j.stack !== undefined) Object.defineProperty(err, "stack", { value: j.stack, writable: true, configurable: true });
-  if (j.code !== undefined) Object.defineProperty(err, "code", { value: j.code, writable: true, enumerable: true, configurable: true });
+  if (j.stack !== undefined)
+    Object.defineProperty(err, "stack", { value: j.stack, writable: true, configurable: true });
+  if (j.code !== undefined)
+    Object.defineProperty(err, "code", { value: j.code, writable: true, enumerable: true, configurable: true });
   if (j.cause !== undefined) {
     const cause = "name" in j.cause ? errorFromJSON(j.cause) : j.cause.value;
     Object.defineProperty(err, "cause", { value: cause, writable: true, configurable: true });
   }
-  if (cls === TaskloomError || (cls && TaskloomError.prototype.isPrototypeOf(cls.prototype))) {
+  if (
+    cls !== undefined &&
+    (cls === TaskloomError || Object.prototype.isPrototypeOf.call(TaskloomError.prototype, proto))
+  ) {
     Object.defineProperty(err, Symbol.for("taskloom.error"), { value: j.name });
   }
   if (j.props) Object.assign(err, j.props);
@@ -76,7 +82,7 @@ function plain(v: unknown, depth = 0): unknown {
   const proto: unknown = Object.getPrototypeOf(v);
   if (proto === Object.prototype || proto === null) {
     const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as object)) o[k] = plain(x, depth + 1);
+    for (const [k, x] of Object.entries(v)) o[k] = plain(x, depth + 1);
     return o;
   }
   return safeString(v);

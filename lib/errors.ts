@@ -70,11 +70,9 @@ export class JoinError extends TaskloomError {
   readonly errors: unknown[];
   readonly taskIds: (number | string)[];
   constructor(taskId: number, taskIds: (number | string)[], errors: unknown[]) {
-    super(
-      `Join failure for task ${taskId}: ${taskIds.map(describeDep).join(", ")} failed`,
-      "TASKLOOM_JOIN",
-      { cause: errors[0] },
-    );
+    super(`Join failure for task ${taskId}: ${taskIds.map(describeDep).join(", ")} failed`, "TASKLOOM_JOIN", {
+      cause: errors[0],
+    });
     this.errors = errors;
     this.taskIds = taskIds;
   }
@@ -108,15 +106,25 @@ export class AppTimeoutError extends TaskloomError {
 
 /** A manager (worker pool) stopped answering; its tasks are lost. */
 export class ManagerLostError extends TaskloomError {
-  constructor(readonly managerId: string, readonly hostname: string) {
+  constructor(
+    readonly managerId: string,
+    readonly hostname: string,
+  ) {
     super(`manager ${managerId} on ${hostname} was lost`, "TASKLOOM_MANAGER_LOST");
   }
 }
 
 /** The worker running a task died (crash, exit, out of memory). */
 export class WorkerLostError extends TaskloomError {
-  constructor(readonly workerId: string, readonly hostname: string, detail = "") {
-    super(`worker ${workerId} on ${hostname} died while running the task${detail ? `: ${detail}` : ""}`, "TASKLOOM_WORKER_LOST");
+  constructor(
+    readonly workerId: string,
+    readonly hostname: string,
+    detail = "",
+  ) {
+    super(
+      `worker ${workerId} on ${hostname} died while running the task${detail ? `: ${detail}` : ""}`,
+      "TASKLOOM_WORKER_LOST",
+    );
   }
 }
 
@@ -136,7 +144,10 @@ export class ConfigError extends TaskloomError {
 
 /** The task was cancelled before it finished. */
 export class TaskCancelledError extends TaskloomError {
-  constructor(readonly taskId: number, reason = "cancelled") {
+  constructor(
+    readonly taskId: number,
+    reason = "cancelled",
+  ) {
     super(`task ${taskId} was cancelled: ${reason}`, "TASKLOOM_CANCELLED");
   }
 }

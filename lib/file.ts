@@ -49,7 +49,9 @@ export class File {
     if (m && m[1]!.length > 1) {
       const scheme = m[1]!.toLowerCase();
       if (!SCHEMES.has(scheme)) {
-        throw new ConfigError(`File(${JSON.stringify(s)}): unsupported scheme "${scheme}"; allowed: file, http, https, ftp`);
+        throw new ConfigError(
+          `File(${JSON.stringify(s)}): unsupported scheme "${scheme}"; allowed: file, http, https, ftp`,
+        );
       }
       const u = new URL(s);
       this.scheme = scheme as FileScheme;
@@ -102,7 +104,7 @@ export class File {
 
   /** True for a File or its structured-clone copy. */
   static isFileLike(v: unknown): v is { url: string; localPath?: string } {
-    return (typeof v === "object" && v !== null && (v as Record<string, unknown>)["@type"] === FILE_TYPE_TAG);
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)["@type"] === FILE_TYPE_TAG;
   }
 }
 

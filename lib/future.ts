@@ -49,6 +49,7 @@ abstract class Settleable<T> implements PromiseLike<T> {
   result(): Promise<T> {
     if (this.#promise !== undefined) return this.#promise;
     if (this.#state === FULFILLED) return (this.#promise = Promise.resolve(this.#value as T));
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a task may throw anything
     if (this.#state === REJECTED) return (this.#promise = Promise.reject(this.#value));
     // The resolvers are kept as fields, not wrapped in a listener closure: a million awaited futures add up.
     return (this.#promise = new Promise<T>((resolve, reject) => {

@@ -20,8 +20,18 @@
  * @module
  */
 export { app, shellApp, joinApp } from "./app.js";
-export type { AppFunction, AppFactory, AppOptions, CallOptions, FutureOr, FutureArgs, Joined } from "./app.js";
+export type {
+  AppFunction,
+  AppFactory,
+  AppOptions,
+  CallOptions,
+  FutureOr,
+  FutureArgs,
+  Joined,
+  MethodDecorator,
+} from "./app.js";
 export { AppFuture, DataFuture } from "./future.js";
+export type { FutureHost } from "./future.js";
 export { File } from "./file.js";
 export type { FileScheme } from "./file.js";
 export { load, dfk } from "./dataflow/loader.js";
@@ -50,4 +60,12 @@ export {
 } from "./errors.js";
 export { ThreadPoolExecutor } from "../executors/threads/executor.js";
 export type { ThreadPoolOptions } from "../executors/threads/executor.js";
-export type { Executor, ExecutorContext, ExecTask, AppRef, Resources, ShellSpec, ResultInfo } from "../executors/executor.js";
+export type {
+  Executor,
+  ExecutorContext,
+  ExecTask,
+  AppRef,
+  Resources,
+  ShellSpec,
+  ResultInfo,
+} from "../executors/executor.js";

@@ -78,9 +78,10 @@ const isOwn = (url: string): boolean => OWN_DIRS.some((d) => url.startsWith(d));
 
 /** The module that called into taskloom: the first stack frame outside this package's lib folder. */
 export function callerModuleUrl(): string | undefined {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved to be restored as is
   const prepare = Error.prepareStackTrace;
   const limit = Error.stackTraceLimit;
-  let sites: NodeJS.CallSite[] = [];
+  let sites: NodeJS.CallSite[];
   try {
     Error.prepareStackTrace = (_e, s) => s;
     Error.stackTraceLimit = 16;
@@ -102,7 +103,8 @@ export function callerModuleUrl(): string | undefined {
 }
 
 const sourceLines = new Map<string, string[] | null>();
-const BINDING = /(?:const|let|var)\s+([A-Za-z_$][\w$]*)\b.*?=\s*(?:[\w$]+\.)?(?:app|shellApp|joinApp)\s*(?:<.*?>)?\(|([A-Za-z_$][\w$]*)\s*[:=]\s*(?:[\w$]+\.)?(?:app|shellApp|joinApp)\s*(?:<.*?>)?\(/;
+const BINDING =
+  /(?:const|let|var)\s+([A-Za-z_$][\w$]*)\b.*?=\s*(?:[\w$]+\.)?(?:app|shellApp|joinApp)\s*(?:<.*?>)?\(|([A-Za-z_$][\w$]*)\s*[:=]\s*(?:[\w$]+\.)?(?:app|shellApp|joinApp)\s*(?:<.*?>)?\(/;
 
 /**
  * The name an anonymous app is bound to at its call site (`export const add = app(...)`

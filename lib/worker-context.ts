@@ -28,7 +28,10 @@ export function markWorker(): void {
 
 const PARKED = Symbol.for("taskloom.parked");
 type Parked = { modules: Set<string>; waiters: Map<string, (() => void)[]> };
-const parked = ((globalThis as Record<symbol, Parked | undefined>)[PARKED] ??= { modules: new Set(), waiters: new Map() });
+const parked = ((globalThis as Record<symbol, Parked | undefined>)[PARKED] ??= {
+  modules: new Set<string>(),
+  waiters: new Map<string, (() => void)[]>(),
+});
 
 /** @internal the module `url` called load() in a worker and is parked there for good. */
 export function markParked(url: string | undefined): void {

@@ -52,7 +52,7 @@ export async function loadApp(ref: AppRef): Promise<AnyFn> {
   const fn = lookupApp(ref.key);
   if (fn) return fn as AnyFn;
   if (importError !== undefined) {
-    const msg = importError instanceof Error ? importError.message : String(importError);
+    const msg = importError instanceof Error ? importError.message : JSON.stringify(importError);
     throw new AppNotFoundError(`could not import ${ref.module} to run app ${ref.name}: ${msg}`);
   }
   throw new AppNotFoundError(

@@ -36,7 +36,7 @@ export async function runTask(t: WireTask, hooks?: RunHooks): Promise<Outcome> {
     const args = reviveFiles(t.args) as unknown[];
     let v = fn(...args);
     if (typeof (v as { then?: unknown } | null)?.then === "function") v = await v;
-    if (t.fn.kind === "shell") v = await runShell(t.fn.name, v as string, t.shell, t.walltime, hooks);
+    if (t.fn.kind === "shell") v = await runShell(t.fn.name, v, t.shell, t.walltime, hooks);
     return [true, v, performance.now() - start];
   } catch (e) {
     return [false, errorToJSON(e), performance.now() - start];

@@ -209,7 +209,7 @@ function supervise(
       }
       settle(() => {
         if (hookFailed) {
-          reject(hookError);
+          reject(asError(hookError));
         } else if (timedOut) {
           reject(new AppTimeoutError(walltime ?? 0));
         } else if (code !== 0) {
@@ -227,7 +227,7 @@ function supervise(
       hooks?.onSpawn?.(pid);
     } catch (e) {
       killProcessGroup(pid);
-      settle(() => reject(e));
+      settle(() => reject(asError(e)));
       return;
     }
 
@@ -239,7 +239,7 @@ function supervise(
         try {
           killProcessGroup(pid);
         } catch (e) {
-          settle(() => reject(e));
+          settle(() => reject(asError(e)));
         }
       }, walltime * 1000);
     }
@@ -259,4 +259,8 @@ function describe(v: unknown): string {
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -70,10 +70,14 @@ export class ThreadPoolExecutor implements Executor {
     }
     const { label = "threads", maxThreads = os.availableParallelism() } = options;
     if (typeof label !== "string" || label === "") {
-      throw new ConfigError(`ThreadPoolExecutor options.label: expected a non-empty string, got ${JSON.stringify(label)}`);
+      throw new ConfigError(
+        `ThreadPoolExecutor options.label: expected a non-empty string, got ${JSON.stringify(label)}`,
+      );
     }
     if (!Number.isInteger(maxThreads) || maxThreads < 1) {
-      throw new ConfigError(`ThreadPoolExecutor options.maxThreads: expected an integer >= 1, got ${String(maxThreads)} (${typeof maxThreads})`);
+      throw new ConfigError(
+        `ThreadPoolExecutor options.maxThreads: expected an integer >= 1, got ${String(maxThreads)} (${typeof maxThreads})`,
+      );
     }
     this.label = label;
     this.maxThreads = maxThreads;
@@ -83,7 +87,8 @@ export class ThreadPoolExecutor implements Executor {
   }
 
   async start(ctx: ExecutorContext): Promise<void> {
-    if (this.#pool) throw new ConfigError(`ThreadPoolExecutor "${this.label}" was started twice; make a new one per load()`);
+    if (this.#pool)
+      throw new ConfigError(`ThreadPoolExecutor "${this.label}" was started twice; make a new one per load()`);
     this.#ctx = ctx;
     this.#pool = new Piscina({
       filename: new URL("./worker.js", import.meta.url).href,
@@ -94,7 +99,9 @@ export class ThreadPoolExecutor implements Executor {
       workerData: { sab: this.#control.sab, slots: this.maxThreads * 2 },
     });
     // Terminated threads surface as task errors; keep the pool's own error events from crashing the process.
-    this.#pool.on("error", (e: unknown) => ctx.logger.warn("thread pool error", { label: this.label, error: String(e) }));
+    this.#pool.on("error", (e: unknown) =>
+      ctx.logger.warn("thread pool error", { label: this.label, error: String(e) }),
+    );
     await Promise.resolve();
   }
 
@@ -125,7 +132,12 @@ export class ThreadPoolExecutor implements Executor {
 
   #next(): ExecTask | undefined {
     for (;;) {
-      const t = this.#front.length > 0 ? this.#front.shift() : this.#head < this.#queue.length ? this.#queue[this.#head++] : undefined;
+      const t =
+        this.#front.length > 0
+          ? this.#front.shift()
+          : this.#head < this.#queue.length
+            ? this.#queue[this.#head++]
+            : undefined;
       if (t === undefined) return undefined;
       if (this.#skip.delete(t.id)) {
         this.#outstanding--;
@@ -170,7 +182,7 @@ export class ThreadPoolExecutor implements Executor {
     const slot = this.#free.pop()!;
     resetSlot(this.#control, slot);
     const b: Batch = { slot, tasks, done: false };
-    const wire: WireTask[] = new Array(tasks.length);
+    const wire = new Array<WireTask>(tasks.length);
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i]!;
       this.#where.set(t.id, b);
@@ -246,10 +258,14 @@ export class ThreadPoolExecutor implements Executor {
       } else {
         const t = b.tasks[0]!;
         this.#solo.delete(t.id);
-        this.#report(t, false, new SerializationError(
-          `an argument of app ${t.fn.name} cannot be sent to a worker thread (${e.message}); ` +
-            "arguments must be structured-cloneable: no functions, symbols or open handles",
-        ));
+        this.#report(
+          t,
+          false,
+          new SerializationError(
+            `an argument of app ${t.fn.name} cannot be sent to a worker thread (${e.message}); ` +
+              "arguments must be structured-cloneable: no functions, symbols or open handles",
+          ),
+        );
       }
       return this.#schedule();
     }
@@ -257,7 +273,8 @@ export class ThreadPoolExecutor implements Executor {
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);
-      else if (i === ran) this.#report(t, false, new WorkerLostError(`thread of ${this.label}`, os.hostname(), e.message));
+      else if (i === ran)
+        this.#report(t, false, new WorkerLostError(`thread of ${this.label}`, os.hostname(), e.message));
       else this.#front.push(t);
     }
     this.#schedule();

@@ -30,12 +30,16 @@ export interface BatchReply {
   bytes?: Uint8Array;
 }
 
-const CANCELLED: Outcome = [false, { name: "TaskCancelledError", message: "cancelled before it started", code: "TASKLOOM_CANCELLED" }, 0];
+const CANCELLED: Outcome = [
+  false,
+  { name: "TaskCancelledError", message: "cancelled before it started", code: "TASKLOOM_CANCELLED" },
+  0,
+];
 
 export default async function runBatch(msg: BatchMessage): Promise<BatchReply> {
   const { slot, tasks } = msg;
   Atomics.store(c.ctl, at(slot, THREAD), threadId);
-  const outcomes: Outcome[] = new Array(tasks.length);
+  const outcomes = new Array<Outcome>(tasks.length);
   let plain = true;
   for (let i = 0; i < tasks.length; i++) {
     if (c.cancelled[slot * MAX_BATCH + i] === 1) {
@@ -64,7 +68,9 @@ export default async function runBatch(msg: BatchMessage): Promise<BatchReply> {
       const o = outcomes[i]!;
       const problem = cloneProblem(o[1]);
       if (problem !== undefined) {
-        const err = new SerializationError(`the result of app ${tasks[i]!.fn.name} cannot be sent back from the worker: ${problem}`);
+        const err = new SerializationError(
+          `the result of app ${tasks[i]!.fn.name} cannot be sent back from the worker: ${problem}`,
+        );
         outcomes[i] = [false, errorToJSON(err), o[2]];
       }
     }

@@ -24,7 +24,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const run = commands[cmd];
   if (run === undefined) {
-    process.stderr.write(`taskloom: unknown command "${cmd}"; available: ${Object.keys(commands).join(", ")}\n\n${USAGE}`);
+    process.stderr.write(
+      `taskloom: unknown command "${cmd}"; available: ${Object.keys(commands).join(", ")}\n\n${USAGE}`,
+    );
     return 2;
   }
   return run(rest);

@@ -30,6 +30,10 @@ export function submitToCurrentKernel(def: AppDef, args: unknown[]): AppFuture<u
   const k = g[KEY];
   if (k !== undefined) return k.submit(def, args);
   const f = new AppFuture<unknown>(-1, undefined);
-  f._finish("failed", false, new NoKernelError(`app ${def.name} was called with no DataFlowKernel loaded: call \`await load()\` first`));
+  f._finish(
+    "failed",
+    false,
+    new NoKernelError(`app ${def.name} was called with no DataFlowKernel loaded: call \`await load()\` first`),
+  );
   return f;
 }

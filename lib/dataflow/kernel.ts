@@ -182,7 +182,10 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       if (extra) extra.foreign = undefined;
       rec.hasDeps = false;
       if (failed && errors) {
-        const root = errors[0] instanceof DependencyError || errors[0] instanceof JoinError ? (errors[0] as Error).cause : errors[0];
+        const root =
+          errors[0] instanceof DependencyError || errors[0] instanceof JoinError
+            ? (errors[0] as Error).cause
+            : errors[0];
         return this.#finish(rec, "dep_fail", false, new DependencyError(rec.id, failed, errors, root));
       }
     }
@@ -271,18 +274,28 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const bad = inner.findIndex((x) => !isDep(x));
     if (bad >= 0) {
       const what = many ? `an array whose element ${bad} is ${String(inner[bad])}` : String(out);
-      return this.#fail(rec, new TypeError(`join app ${rec.def.name} must return a future or an array of futures; it returned ${what}`));
+      return this.#fail(
+        rec,
+        new TypeError(`join app ${rec.def.name} must return a future or an array of futures; it returned ${what}`),
+      );
     }
     this.#setState(rec, "joining");
     const deps = inner as Dependency[];
     let left = deps.length;
-    const results: { ok: boolean; value: unknown }[] = new Array(deps.length);
+    const results = new Array<{ ok: boolean; value: unknown }>(deps.length);
     const finish = (): void => {
       if (FINAL_STATES.has(rec.state)) return;
       const failedAt = results.flatMap((r, i) => (r.ok ? [] : [i]));
       if (failedAt.length > 0) {
         const ids = failedAt.map((i) => describeDependency(deps[i]!));
-        return this.#fail(rec, new JoinError(rec.id, ids, failedAt.map((i) => results[i]!.value)));
+        return this.#fail(
+          rec,
+          new JoinError(
+            rec.id,
+            ids,
+            failedAt.map((i) => results[i]!.value),
+          ),
+        );
       }
       const values = results.map((r) => r.value);
       this.#succeed(rec, many ? values : values[0]);
@@ -294,7 +307,11 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
         if (--left === 0) finish();
       };
       if (d instanceof AppFuture || d instanceof DataFuture) d._onSettled(() => settle(d._ok(), d._value()));
-      else d.then((v) => settle(true, v), (e: unknown) => settle(false, e));
+      else
+        d.then(
+          (v) => settle(true, v),
+          (e: unknown) => settle(false, e),
+        );
     });
   }
 
@@ -354,14 +371,19 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const cancelAll = (): void => {
       // Newest first: a dependant is cancelled itself rather than failed by its cancelled dependency.
       for (const rec of [...this.#tasks.values()].reverse()) {
-        const why = "the kernel was cleaned up before the task finished (await futures or call waitForCurrentTasks() first)";
+        const why =
+          "the kernel was cleaned up before the task finished (await futures or call waitForCurrentTasks() first)";
         this.#finish(rec, "cancelled", false, new TaskCancelledError(rec.id, why));
       }
     };
     // Futures settle first (no result can be lost to a half-closed executor), then executors stop their work.
     cancelAll();
     const stop = new TaskCancelledError(0, "executor shut down");
-    await Promise.all(this.#all.map((e) => e.shutdown(stop).catch((e: unknown) => this.#log.error("executor shutdown failed", { error: String(e) }))));
+    await Promise.all(
+      this.#all.map((e) =>
+        e.shutdown(stop).catch((e: unknown) => this.#log.error("executor shutdown failed", { error: String(e) })),
+      ),
+    );
     cancelAll();
     this.#checkpoint.close();
     const summary = Object.entries(this.#counts).filter(([, n]) => n > 0);

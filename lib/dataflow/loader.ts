@@ -54,11 +54,14 @@ async function start(config: Config): Promise<DataFlowKernel> {
   const runDir = makeRunDir(path.resolve(config.runDir ?? "./runinfo"));
   const logging = config.initializeLogging ?? true;
   const logger: Logger =
-    logging === false ? nullLogger : fileLogger(path.join(runDir, "taskloom.log"), logging === true ? "info" : logging.level);
+    logging === false
+      ? nullLogger
+      : fileLogger(path.join(runDir, "taskloom.log"), logging === true ? "info" : logging.level);
   logger.info("taskloom starting", { runDir, pid: process.pid, node: process.version, host: os.hostname() });
   const executors = config.executors ?? [new ThreadPoolExecutor()];
   const memo = new MemoTable();
-  const files = config.checkpointFiles ?? (config.checkpointMode ? getAllCheckpoints(config.runDir ?? "./runinfo") : []);
+  const files =
+    config.checkpointFiles ?? (config.checkpointMode ? getAllCheckpoints(config.runDir ?? "./runinfo") : []);
   if (files.length > 0) {
     const loaded = loadCheckpoints(files);
     memo.preload(loaded);

@@ -32,7 +32,11 @@ export const HASHABLE_TYPES = [
 ] as const;
 
 /** Hex hash of `appKey` and `args`, leaving out `ignoreForCache` (positions, or call-option keys). */
-export function memoHash(appKey: string, args: readonly unknown[], ignoreForCache: readonly (string | number)[]): string {
+export function memoHash(
+  appKey: string,
+  args: readonly unknown[],
+  ignoreForCache: readonly (string | number)[],
+): string {
   const h = createHash("sha256");
   h.update(appKey);
   h.update("\0");
@@ -129,7 +133,12 @@ function encodeObject(h: Hash, v: object, where: string, seen: Set<object>): voi
     h.update("}");
   } else if (v instanceof Set) {
     h.update(`S${v.size}{`);
-    for (const [k] of sortedEntries([...v].map((x) => [x, undefined] as [unknown, unknown]), where, seen)) h.update(k);
+    for (const [k] of sortedEntries(
+      [...v].map((x) => [x, undefined] as [unknown, unknown]),
+      where,
+      seen,
+    ))
+      h.update(k);
     h.update("}");
   } else {
     throw unhashable(where, (v as { constructor?: { name?: string } }).constructor?.name || "object without prototype");

@@ -9,5 +9,9 @@ export interface ExecutorCase {
 }
 
 export const executorCases: ExecutorCase[] = [
-  { name: "ThreadPoolExecutor", make: () => [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })], stopsRunningTasks: true },
+  {
+    name: "ThreadPoolExecutor",
+    make: () => [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
+    stopsRunningTasks: true,
+  },
 ];

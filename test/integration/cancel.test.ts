@@ -20,7 +20,7 @@ for (const ex of executorCases) {
 
     it("cancels a task that has not launched; dependants fail with DependencyError", async () => {
       const gate = sleep(200);
-      const waiting = double(gate as unknown as number);
+      const waiting = double(gate);
       const dependant = add(waiting, 1);
       expect(waiting.cancel()).to.equal(true);
       expect(await rejection(waiting)).to.be.instanceOf(TaskCancelledError);
@@ -66,7 +66,9 @@ for (const ex of executorCases) {
     it("cancels a running shell task by killing its process group", async () => {
       const pidFile = path.join(tmp.dir, "cancel.pid");
       const f = shell(`sleep 60 & echo $! > ${pidFile}; wait`);
-      expect(await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")).to.equal(true);
+      expect(await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")).to.equal(
+        true,
+      );
       const pid = Number(fs.readFileSync(pidFile, "utf8"));
       expect(f.cancel()).to.equal(true);
       expect(await rejection(f)).to.be.instanceOf(TaskCancelledError);

@@ -2,7 +2,22 @@ import { expect } from "chai";
 import { load, dfk, DependencyError, NoKernelError, TaskloomError, type DataFlowKernel } from "taskloom";
 import { executorCases } from "../helpers/executors.js";
 import { rejection, tmpDir } from "../helpers/tmp.js";
-import { add, double, fail, failWith, identity, sum, sumInputs, hostname, asyncAdd, takes, fileInfo, makeFile, returnsFunction, Maths } from "../fixtures/apps.js";
+import {
+  add,
+  double,
+  fail,
+  failWith,
+  identity,
+  sum,
+  sumInputs,
+  hostname,
+  asyncAdd,
+  takes,
+  fileInfo,
+  makeFile,
+  returnsFunction,
+  Maths,
+} from "../fixtures/apps.js";
 import { File } from "taskloom";
 import * as os from "node:os";
 
@@ -31,13 +46,25 @@ for (const ex of executorCases) {
       expect(await add(add(1, 2), 3)).to.equal(6);
       expect(await sum(...[double(1), double(2), 3])).to.equal(9);
       expect(await identity([double(1), [double(2), "x"]])).to.deep.equal([2, [4, "x"]]);
-      expect(await identity({ a: double(2), b: { c: double(3), d: null } })).to.deep.equal({ a: 4, b: { c: 6, d: null } });
+      expect(await identity({ a: double(2), b: { c: double(3), d: null } })).to.deep.equal({
+        a: 4,
+        b: { c: 6, d: null },
+      });
       expect(await sumInputs({ inputs: [double(1), 2, double(3)] })).to.equal(10);
       expect(await identity(Promise.resolve(7))).to.equal(7);
     });
 
     it("passes non-future values through unchanged", async () => {
-      const v = { s: "str", n: 1.5, b: true, nul: null, nested: [1, [2, [3]]], date: new Date(0), big: 10n, map: new Map([[1, 2]]) };
+      const v = {
+        s: "str",
+        n: 1.5,
+        b: true,
+        nul: null,
+        nested: [1, [2, [3]]],
+        date: new Date(0),
+        big: 10n,
+        map: new Map([[1, 2]]),
+      };
       expect(await identity(v)).to.deep.equal(v);
     });
 

@@ -63,7 +63,9 @@ describe("lifecycle", function () {
     expect(e).to.be.instanceOf(ConfigError);
     expect(e.message).to.contain("retries");
     expect(e.message).to.contain("-1");
-    const e2 = (await rejection(load({ checkpoint_mode: "task_exit" } as never).then((k) => k.cleanup()))) as ConfigError;
+    const e2 = (await rejection(
+      load({ checkpoint_mode: "task_exit" } as never).then((k) => k.cleanup()),
+    )) as ConfigError;
     expect(e2.message).to.contain("checkpointMode");
     expect(() => new ThreadPoolExecutor({ maxThreads: 0 })).to.throw(ConfigError, /maxThreads.*>= 1.*0/);
   });
@@ -78,7 +80,10 @@ describe("lifecycle", function () {
   });
 
   it("runs the quick start example on the embedded default", async () => {
-    const r = await run(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], { cwd: ROOT, env: { ...process.env } });
+    const r = await run(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], {
+      cwd: ROOT,
+      env: { ...process.env },
+    });
     expect(r.code, r.err).to.equal(0);
     expect(r.out).to.contain("1 + (2 + 3) = 6");
     expect(r.out).to.contain("sum: 385");
@@ -97,7 +102,12 @@ describe("lifecycle", function () {
   });
 
   it("an app in an unguarded entry script runs, and the workflow runs once", async () => {
-    const r = await run(process.execPath, ["--import", "tsx", "test/fixtures/entry-unguarded.ts", path.join(tmp.dir, "entry")]);
+    const r = await run(process.execPath, [
+      "--import",
+      "tsx",
+      "test/fixtures/entry-unguarded.ts",
+      path.join(tmp.dir, "entry"),
+    ]);
     expect(r.code, r.err).to.equal(0);
     expect(r.out.match(/^result 42$/gm)).to.have.length(1);
   });
@@ -105,7 +115,13 @@ describe("lifecycle", function () {
   it("cleanup cancels what is left, kills running commands, and the process exits by itself", async () => {
     const pidFile = path.join(tmp.dir, "left.pid");
     const t0 = Date.now();
-    const r = await run(process.execPath, ["--import", "tsx", "test/fixtures/leftover-workflow.ts", path.join(tmp.dir, "left"), pidFile]);
+    const r = await run(process.execPath, [
+      "--import",
+      "tsx",
+      "test/fixtures/leftover-workflow.ts",
+      path.join(tmp.dir, "left"),
+      pidFile,
+    ]);
     expect(r.code, r.err).to.equal(0);
     expect(JSON.parse(r.out.trim())).to.deep.equal({ running: "cancelled", waiting: "cancelled" });
     expect(Date.now() - t0).to.be.lessThan(30_000);
@@ -115,11 +131,15 @@ describe("lifecycle", function () {
 
   it("Ctrl-C (SIGINT) cleans up, kills running commands and exits non-zero", async () => {
     const pidFile = path.join(tmp.dir, "sigint.pid");
-    const r = await run(process.execPath, ["--import", "tsx", "test/fixtures/sigint-workflow.ts", path.join(tmp.dir, "sigint"), pidFile], {
-      onStdout: (out, child) => {
-        if (out.includes("ready")) child.kill("SIGINT");
+    const r = await run(
+      process.execPath,
+      ["--import", "tsx", "test/fixtures/sigint-workflow.ts", path.join(tmp.dir, "sigint"), pidFile],
+      {
+        onStdout: (out, child) => {
+          if (out.includes("ready")) child.kill("SIGINT");
+        },
       },
-    });
+    );
     expect(r.code).to.equal(130);
     expect(r.out).not.to.contain("not reached");
     const pid = Number(fs.readFileSync(pidFile, "utf8"));

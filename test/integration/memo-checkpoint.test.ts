@@ -2,10 +2,25 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
-import { load, getLastCheckpoint, getAllCheckpoints, SerializationError, type DataFlowKernel, type Config } from "taskloom";
+import {
+  load,
+  getLastCheckpoint,
+  getAllCheckpoints,
+  SerializationError,
+  type DataFlowKernel,
+  type Config,
+} from "taskloom";
 import { executorCases } from "../helpers/executors.js";
 import { rejection, tmpDir } from "../helpers/tmp.js";
-import { cachedRandom, cachedIgnoring, cachedByPosition, cachedFail, cachedJoin, randomValue, Maths } from "../fixtures/apps.js";
+import {
+  cachedRandom,
+  cachedIgnoring,
+  cachedByPosition,
+  cachedFail,
+  cachedJoin,
+  randomValue,
+  Maths,
+} from "../fixtures/apps.js";
 
 const ex = executorCases[0]!;
 
@@ -137,7 +152,12 @@ describe("checkpointing", () => {
       await cachedRandom("exit");
       expect(fs.existsSync(path.join(dir, "checkpoint", "tasks.jsonl"))).to.equal(false);
     });
-    expect(fs.readFileSync(path.join(dir, "checkpoint", "tasks.jsonl"), "utf8").trim().split("\n")).to.have.length(1);
+    expect(
+      fs
+        .readFileSync(path.join(dir, "checkpoint", "tasks.jsonl"), "utf8")
+        .trim()
+        .split("\n"),
+    ).to.have.length(1);
     await run({ runDir, checkpointMode: "manual" }, async (k) => {
       await cachedRandom("manual");
       const file = path.join(k.runDir, "checkpoint", "tasks.jsonl");
@@ -162,12 +182,17 @@ describe("checkpointing", () => {
           resolve();
         }
       });
-      child.on("exit", (code) => (out.includes("checkpointed") ? resolve() : reject(new Error(`exited ${code}: ${out}`))));
+      child.on("exit", (code) =>
+        out.includes("checkpointed") ? resolve() : reject(new Error(`exited ${code}: ${out}`)),
+      );
     });
     const results = JSON.parse(out.slice(out.indexOf("{"), out.indexOf("}") + 1)) as Record<string, number>;
     const files = getLastCheckpoint(runDir);
     // Simulate a torn last record, as a crash in the middle of a write leaves.
-    fs.appendFileSync(path.join(files[0]!, fs.statSync(files[0]!).isDirectory() ? "tasks.jsonl" : ""), '{"hash":"abc","val');
+    fs.appendFileSync(
+      path.join(files[0]!, fs.statSync(files[0]!).isDirectory() ? "tasks.jsonl" : ""),
+      '{"hash":"abc","val',
+    );
     await run({ runDir, checkpointFiles: files }, async (k) => {
       for (const [x, v] of Object.entries(results)) expect(await cachedRandom(Number(x))).to.equal(v);
       expect(k.taskStateCounts().memo_done).to.equal(Object.keys(results).length);

@@ -80,7 +80,10 @@ for (const ex of executorCases) {
       fs.writeFileSync(p("in1"), "a\n");
       fs.writeFileSync(p("in2"), "b\n");
       const first = catInto({ inputs: [new File(p("in1")), new File(p("in2"))], outputs: [new File(p("mid"))] });
-      const second = catInto({ inputs: [first.outputs[0]!, new File(p("in1"))] as File[], outputs: [new File(p("final"))] });
+      const second = catInto({
+        inputs: [first.outputs[0]!, new File(p("in1"))] as File[],
+        outputs: [new File(p("final"))],
+      });
       await second;
       expect(fs.readFileSync(p("final"), "utf8")).to.equal("a\nb\na\n");
     });

@@ -8,12 +8,24 @@ describe("ThreadPoolExecutor", () => {
   after(() => tmp.remove());
 
   it("never runs more tasks at once than maxThreads, on threads of this process", async () => {
-    const k = await load({ executors: [new ThreadPoolExecutor({ maxThreads: 2 })], runDir: tmp.dir, initializeLogging: false });
+    const k = await load({
+      executors: [new ThreadPoolExecutor({ maxThreads: 2 })],
+      runDir: tmp.dir,
+      initializeLogging: false,
+    });
     try {
       const runs = await Promise.all(Array.from({ length: 8 }, () => whichThread(60)));
       expect(new Set(runs.map((r) => r.threadId)).size).to.equal(2);
       expect(runs.every((r) => r.pid === process.pid)).to.equal(true);
-      const events = runs.flatMap((r) => [[r.start, 1], [r.end, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const events = runs
+        .flatMap(
+          (r) =>
+            [
+              [r.start, 1],
+              [r.end, -1],
+            ] as const,
+        )
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       let now = 0;
       let most = 0;
       for (const [, d] of events) most = Math.max(most, (now += d));
@@ -24,7 +36,12 @@ describe("ThreadPoolExecutor", () => {
   });
 
   it("does not mutate the config it was given", async () => {
-    const cfg: Config = { executors: [new ThreadPoolExecutor({ maxThreads: 1 })], runDir: tmp.dir, initializeLogging: false, retries: 1 };
+    const cfg: Config = {
+      executors: [new ThreadPoolExecutor({ maxThreads: 1 })],
+      runDir: tmp.dir,
+      initializeLogging: false,
+      retries: 1,
+    };
     const before = { ...cfg, executors: [...cfg.executors!] };
     const k = await load(cfg);
     await double(1);

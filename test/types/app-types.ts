@@ -4,7 +4,9 @@ import { app, shellApp, joinApp, File, type AppFuture, type DataFuture } from "t
 
 const add = app((a: number, b: number) => a + b);
 const greet = app(async (name: string) => `hi ${name}`);
-const cat = shellApp((opts: { inputs: File[]; outputs: File[] }) => `cat ${opts.inputs.join(" ")} > ${opts.outputs[0]}`);
+const cat = shellApp(
+  (opts: { inputs: File[]; outputs: File[] }) => `cat ${opts.inputs.join(" ")} > ${opts.outputs[0]!}`,
+);
 const both = joinApp((x: number) => [add(x, 1), add(x, 2)]);
 
 export async function checks(): Promise<void> {

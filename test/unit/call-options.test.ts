@@ -11,7 +11,11 @@ describe("call options", () => {
     expect(findCallOptions([new Map()])).to.equal(undefined);
   });
   it("normalises streams, outputs and resources", () => {
-    const p = parseCallOptions("f", { stdout: "o.txt", stderr: ["e.txt", "w"], outputs: ["a", new File("/b")], resources: { cores: 2 } }, { memory: 100 });
+    const p = parseCallOptions(
+      "f",
+      { stdout: "o.txt", stderr: ["e.txt", "w"], outputs: ["a", new File("/b")], resources: { cores: 2 } },
+      { memory: 100 },
+    );
     expect(p.stdout).to.deep.equal(["o.txt", "a"]);
     expect(p.stderr).to.deep.equal(["e.txt", "w"]);
     expect(p.outputs.map((f) => f.filepath)).to.deep.equal(["a", "/b"]);
@@ -27,6 +31,7 @@ describe("call options", () => {
       [{ resources: { numNodes: 1.5 } }, /numNodes: expected an integer >= 0, got 1.5/],
       [{ priority: "high" }, /priority: expected a finite number, got "high" \(string\)/],
     ];
-    for (const [o, re] of bad) expect(() => parseCallOptions("f", o, undefined), JSON.stringify(o)).to.throw(ConfigError, re);
+    for (const [o, re] of bad)
+      expect(() => parseCallOptions("f", o, undefined), JSON.stringify(o)).to.throw(ConfigError, re);
   });
 });

@@ -15,7 +15,9 @@ describe("dependency scanning and resolution", () => {
     class Box {
       constructor(readonly f: unknown) {}
     }
-    const n = scanDeps([a, [a, { x: a, y: [a] }], new Box(a), new Map([[1, a]]), Promise.resolve(1)], (d) => found.push(d));
+    const n = scanDeps([a, [a, { x: a, y: [a] }], new Box(a), new Map([[1, a]]), Promise.resolve(1)], (d) =>
+      found.push(d),
+    );
     expect(n).to.equal(5);
     expect(found.filter((d) => d === a)).to.have.length(4);
   });

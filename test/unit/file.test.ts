@@ -4,7 +4,14 @@ import { File, ConfigError } from "taskloom";
 describe("File", () => {
   it("parses local paths and file: URLs", () => {
     const a = new File("data/in.txt");
-    expect([a.scheme, a.path, a.filename, a.netloc, a.filepath, String(a)]).to.deep.equal(["file", "data/in.txt", "in.txt", "", "data/in.txt", "data/in.txt"]);
+    expect([a.scheme, a.path, a.filename, a.netloc, a.filepath, String(a)]).to.deep.equal([
+      "file",
+      "data/in.txt",
+      "in.txt",
+      "",
+      "data/in.txt",
+      "data/in.txt",
+    ]);
     const b = new File("file:///tmp/x%20y.csv");
     expect([b.scheme, b.path, b.filename]).to.deep.equal(["file", "/tmp/x y.csv", "x y.csv"]);
   });
@@ -18,7 +25,10 @@ describe("File", () => {
     expect(new File("ftp://host/pub/f.gz").scheme).to.equal("ftp");
   });
   it("rejects unsupported schemes and empty input with a clear error", () => {
-    expect(() => new File("s3://bucket/key")).to.throw(ConfigError, /unsupported scheme "s3"; allowed: file, http, https, ftp/);
+    expect(() => new File("s3://bucket/key")).to.throw(
+      ConfigError,
+      /unsupported scheme "s3"; allowed: file, http, https, ftp/,
+    );
     expect(() => new File("")).to.throw(ConfigError, /non-empty string/);
   });
   it("survives a structured clone as a File once revived", () => {

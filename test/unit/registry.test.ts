@@ -5,7 +5,9 @@ describe("app registry", () => {
   it("canonicalises the URL forms loaders and stacks give", () => {
     expect(canonicalModuleUrl("/a/b.ts")).to.equal("file:///a/b.ts");
     expect(canonicalModuleUrl("file:///a/b.ts?tsx-namespace=123")).to.equal("file:///a/b.ts");
-    expect(canonicalModuleUrl("data:text/javascript,xyz?filePath=%2Fa%2Fb.ts%3Fnamespace%3D1")).to.equal("file:///a/b.ts");
+    expect(canonicalModuleUrl("data:text/javascript,xyz?filePath=%2Fa%2Fb.ts%3Fnamespace%3D1")).to.equal(
+      "file:///a/b.ts",
+    );
   });
   it("keys repeated names by ordinal, as a worker re-importing the module will", async () => {
     const m = "file:///reg/test.ts";
