@@ -33,7 +33,7 @@ describe("config validation", () => {
     ).not.to.throw();
   });
 
-  const bad: [Record<string, unknown> | unknown, RegExp][] = [
+  const bad: [unknown, RegExp][] = [
     [[], /config: expected a plain object, got \[\] \(array\)/],
     [{ retries: -1 }, /config\.retries: expected an integer >= 0, got -1 \(number\)/],
     [{ retries: 1.5 }, /config\.retries: expected an integer >= 0, got 1\.5/],
