@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { load, ThreadPoolExecutor, type AppFuture, type DataFlowKernel } from "taskloom";
+import { load, ThreadPoolExecutor, type AppFuture, type Config, type DataFlowKernel } from "taskloom";
 import { noop, inc, gather } from "./apps.js";
 
 const quick = process.argv.includes("--quick");
@@ -26,11 +26,14 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function withKernel(fn: (k: DataFlowKernel) => Promise<void>): Promise<void> {
+async function withKernel(
+  fn: (k: DataFlowKernel) => Promise<void>,
+  logging: Config["initializeLogging"] = false,
+): Promise<void> {
   const k = await load({
     executors: [new ThreadPoolExecutor({ maxThreads: threads })],
     runDir,
-    initializeLogging: false,
+    initializeLogging: logging,
   });
   try {
     await fn(k);
@@ -83,6 +86,24 @@ const benches: Record<string, () => Promise<void>> = {
         const s = (performance.now() - t0) / 1000;
         emit({ bench: "noop", tasks: n, seconds: +s.toFixed(3), tasksPerSec: Math.round(n / s) });
       });
+    }
+  },
+  // What logging costs: the default level (info: no per-task lines) and debug (two lines per task).
+  async logging() {
+    for (const level of ["info", "debug"] as const) {
+      await withKernel(
+        async () => {
+          await warm();
+          const n = 20_000;
+          const t0 = performance.now();
+          const fs = new Array<AppFuture<number>>(n);
+          for (let i = 0; i < n; i++) fs[i] = noop(i);
+          await Promise.all(fs);
+          const s = (performance.now() - t0) / 1000;
+          emit({ bench: "noop_logging", level, tasks: n, seconds: +s.toFixed(3), tasksPerSec: Math.round(n / s) });
+        },
+        { level },
+      );
     }
   },
   async latency() {

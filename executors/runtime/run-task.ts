@@ -6,6 +6,7 @@
 import { performance } from "node:perf_hooks";
 import type { AppRef, ShellSpec } from "../executor.js";
 import { errorToJSON, type ErrorJSON } from "../../lib/error-codec.js";
+import { lookupApp } from "../../lib/registry.js";
 import { loadApp } from "./load-app.js";
 import { runShell } from "./shell.js";
 import { reviveFiles } from "./wire.js";
@@ -28,8 +29,30 @@ export interface RunHooks {
   onExit?(): void;
 }
 
-/** Runs `t` and returns its outcome; never throws. */
-export async function runTask(t: WireTask, hooks?: RunHooks): Promise<Outcome> {
+/**
+ * Runs `t`; a synchronous app whose module is loaded completes without a
+ * single await (most of a no-op task's cost otherwise). Never throws.
+ */
+export function runTask(t: WireTask, hooks?: RunHooks): Outcome | Promise<Outcome> {
+  if (t.fn.kind !== "app") return runTaskAsync(t, hooks);
+  const fn = lookupApp(t.fn.key);
+  if (fn === undefined) return runTaskAsync(t, hooks);
+  const start = performance.now();
+  try {
+    const v = (fn as (...a: unknown[]) => unknown)(...(reviveFiles(t.args) as unknown[]));
+    if (typeof (v as { then?: unknown } | null)?.then === "function") {
+      return (v as Promise<unknown>).then(
+        (x): Outcome => [true, x, performance.now() - start],
+        (e: unknown): Outcome => [false, errorToJSON(e), performance.now() - start],
+      );
+    }
+    return [true, v, performance.now() - start];
+  } catch (e) {
+    return [false, errorToJSON(e), performance.now() - start];
+  }
+}
+
+async function runTaskAsync(t: WireTask, hooks?: RunHooks): Promise<Outcome> {
   const start = performance.now();
   try {
     const fn = await loadApp(t.fn);

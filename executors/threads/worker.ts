@@ -10,7 +10,7 @@ import { markWorker } from "../../lib/worker-context.js";
 import { SerializationError } from "../../lib/errors.js";
 import { errorToJSON } from "../../lib/error-codec.js";
 import { at, INDEX, MAX_BATCH, PID, STARTED, THREAD, viewControl } from "./control.js";
-import { runTask, type Outcome, type WireTask } from "../runtime/run-task.js";
+import { runTask, type Outcome, type RunHooks, type WireTask } from "../runtime/run-task.js";
 import { cloneProblem, isPrimitive } from "../runtime/wire.js";
 
 markWorker();
@@ -36,6 +36,13 @@ const CANCELLED: Outcome = [
   0,
 ];
 
+function shellHooks(slot: number): RunHooks {
+  return {
+    onSpawn: (pid) => Atomics.store(c.ctl, at(slot, PID), pid),
+    onExit: () => Atomics.store(c.ctl, at(slot, PID), 0),
+  };
+}
+
 export default async function runBatch(msg: BatchMessage): Promise<BatchReply> {
   const { slot, tasks } = msg;
   Atomics.store(c.ctl, at(slot, THREAD), threadId);
@@ -52,10 +59,8 @@ export default async function runBatch(msg: BatchMessage): Promise<BatchReply> {
       Atomics.store(c.ctl, at(slot, STARTED), 1);
       Atomics.notify(c.ctl, at(slot, STARTED));
     }
-    const o = await runTask(t, {
-      onSpawn: (pid) => Atomics.store(c.ctl, at(slot, PID), pid),
-      onExit: () => Atomics.store(c.ctl, at(slot, PID), 0),
-    });
+    let o = runTask(t, t.fn.kind === "shell" ? shellHooks(slot) : undefined);
+    if (o instanceof Promise) o = await o;
     if (!isPrimitive(o[1])) plain = false;
     outcomes[i] = o;
   }
