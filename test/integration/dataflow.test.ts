@@ -17,6 +17,7 @@ import {
   makeFile,
   returnsFunction,
   Maths,
+  makeLateApp,
 } from "../fixtures/apps.js";
 import { File } from "taskloom";
 import * as os from "node:os";
@@ -201,6 +202,13 @@ for (const ex of executorCases) {
       const e = (await rejection(load())) as TaskloomError;
       expect(e.code).to.equal("TASKLOOM_CONFIG");
       expect(e.message).to.contain("already loaded");
+    });
+
+    it("an app made after its module loaded fails with AppNotFoundError saying what to do", async () => {
+      const late = makeLateApp();
+      const e = (await rejection(late(1))) as TaskloomError;
+      expect(e.code).to.equal("TASKLOOM_APP_NOT_FOUND");
+      expect(e.message).to.contain("top level of a module");
     });
 
     it("rejects bad call options with a clear error", async () => {

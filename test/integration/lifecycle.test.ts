@@ -101,6 +101,32 @@ describe("lifecycle", function () {
     expect(bad.err).to.contain('unknown command "frobnicate"');
   });
 
+  it("a project that installs taskloom runs a TypeScript workflow with `npx taskloom run`", async () => {
+    const proj = path.join(tmp.dir, "user-project");
+    fs.mkdirSync(proj);
+    fs.writeFileSync(
+      path.join(proj, "package.json"),
+      JSON.stringify({ name: "user-project", private: true, type: "module" }),
+    );
+    const inst = await run("npm", ["install", "--offline", "--no-audit", "--no-fund", ROOT], { cwd: proj });
+    expect(inst.code, inst.err).to.equal(0);
+    fs.writeFileSync(
+      path.join(proj, "flow.ts"),
+      [
+        'import { app, load, isWorker } from "taskloom";',
+        "export const sq = app((x: number): number => x * x);",
+        "if (!isWorker()) {",
+        "  const dfk = await load();",
+        '  console.log("squares", (await Promise.all([1, 2, 3].map((x) => sq(x)))).join(","));',
+        "  await dfk.cleanup();",
+        "}",
+      ].join("\n"),
+    );
+    const r = await run("npx", ["taskloom", "run", "flow.ts"], { cwd: proj });
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.contain("squares 1,4,9");
+  });
+
   it("an app in an unguarded entry script runs, and the workflow runs once", async () => {
     const r = await run(process.execPath, [
       "--import",
