@@ -58,11 +58,44 @@ abstract class Settleable<T> implements PromiseLike<T> {
     }));
   }
 
+  // One promise per call, not a cached one plus a derived one: `await` and `Promise.all` call
+  // this once per future, and a million pending futures add up.
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.result().then(onFulfilled, onRejected);
+    if (this.#state !== PENDING) return this.result().then(onFulfilled, onRejected);
+    return new Promise<R1 | R2>((resolve, reject) => {
+      this._onSettled(() =>
+        // Callbacks run as promise callbacks do: later, never inside the kernel's completion path.
+        queueMicrotask(() => {
+          const ok = this.#state === FULFILLED;
+          const fn = ok ? onFulfilled : onRejected;
+          if (typeof fn !== "function") {
+            if (ok) resolve(this.#value as R1);
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a task may throw anything
+            else reject(this.#value);
+            return;
+          }
+          try {
+            resolve((fn as (v: unknown) => R1 | R2 | PromiseLike<R1 | R2>)(this.#value));
+          } catch (e) {
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as given
+            reject(e);
+          }
+        }),
+      );
+    });
+  }
+
+  /** As `Promise.prototype.catch`. */
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  /** As `Promise.prototype.finally`. */
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.result().finally(onFinally);
   }
 
   /** @internal true when fulfilled; read `_value` then. */
