@@ -19,6 +19,7 @@ import * as v8 from "node:v8";
 import { Piscina } from "piscina";
 import type { ExecTask, Executor, ExecutorContext, Resources } from "../executor.js";
 import { errorFromJSON, type ErrorJSON } from "../../lib/error-codec.js";
+import { describe } from "../../lib/app.js";
 import { AppTimeoutError, ConfigError, SerializationError, WorkerLostError } from "../../lib/errors.js";
 import { killProcessGroup } from "../runtime/shell.js";
 import { reviveFiles, isPrimitive } from "../runtime/wire.js";
@@ -66,17 +67,21 @@ export class ThreadPoolExecutor implements Executor {
 
   constructor(options: ThreadPoolOptions = {}) {
     if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`ThreadPoolExecutor(options): expected an object, got ${String(options)}`);
+      throw new ConfigError(`ThreadPoolExecutor(options): expected an object, got ${describe(options)}`);
+    }
+    for (const k of Object.keys(options)) {
+      if (k !== "label" && k !== "maxThreads") {
+        const hint = k === "max_threads" ? ' (did you mean "maxThreads"?)' : "";
+        throw new ConfigError(`ThreadPoolExecutor options.${k}: unknown option${hint}; allowed: label, maxThreads`);
+      }
     }
     const { label = "threads", maxThreads = os.availableParallelism() } = options;
     if (typeof label !== "string" || label === "") {
-      throw new ConfigError(
-        `ThreadPoolExecutor options.label: expected a non-empty string, got ${JSON.stringify(label)}`,
-      );
+      throw new ConfigError(`ThreadPoolExecutor options.label: expected a non-empty string, got ${describe(label)}`);
     }
     if (!Number.isInteger(maxThreads) || maxThreads < 1) {
       throw new ConfigError(
-        `ThreadPoolExecutor options.maxThreads: expected an integer >= 1, got ${String(maxThreads)} (${typeof maxThreads})`,
+        `ThreadPoolExecutor options.maxThreads: expected an integer >= 1, got ${describe(maxThreads)}`,
       );
     }
     this.label = label;
@@ -86,7 +91,7 @@ export class ThreadPoolExecutor implements Executor {
     for (let s = slots - 1; s >= 0; s--) this.#free.push(s);
   }
 
-  async start(ctx: ExecutorContext): Promise<void> {
+  start(ctx: ExecutorContext): Promise<void> {
     if (this.#pool)
       throw new ConfigError(`ThreadPoolExecutor "${this.label}" was started twice; make a new one per load()`);
     this.#ctx = ctx;
@@ -102,7 +107,7 @@ export class ThreadPoolExecutor implements Executor {
     this.#pool.on("error", (e: unknown) =>
       ctx.logger.warn("thread pool error", { label: this.label, error: String(e) }),
     );
-    await Promise.resolve();
+    return Promise.resolve();
   }
 
   validateResources(r: Resources): void {
@@ -270,12 +275,13 @@ export class ThreadPoolExecutor implements Executor {
       return this.#schedule();
     }
     // The thread died (terminated by us, or crashed): the running task gets the blame, the rest run again.
+    // A thread that died before running anything (it could not start) fails the batch: retrying could loop forever.
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);
-      else if (i === ran)
+      else if (i === ran || ran < 0) {
         this.#report(t, false, new WorkerLostError(`thread of ${this.label}`, os.hostname(), e.message));
-      else this.#front.push(t);
+      } else this.#front.push(t);
     }
     this.#schedule();
   }

@@ -49,6 +49,8 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   #ready: TaskRecord[] = [];
   #draining = false;
   #closing: Promise<void> | undefined;
+  /** Set the moment cleanup starts, before its first await. */
+  #stopping = false;
   #onCleanup: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
 
@@ -91,7 +93,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     rec.future = fut;
     this.#counts.pending++;
     this.#tasks.set(id, rec);
-    if (this.#closing) {
+    if (this.#stopping) {
       this.#finish(rec, "failed", false, new ConfigError(`app ${def.name} was called after cleanup() began`));
       return fut;
     }
@@ -234,7 +236,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
 
   #fail(rec: TaskRecord, error: unknown): void {
     const d = decideRetry(rec, error, rec.def.retries ?? this.#retries, this.#config.retryHandler);
-    if (d.retry && !this.#closing) {
+    if (d.retry && !this.#stopping) {
       if (this.#log.debugEnabled) this.#log.debug("task retry", { task: rec.id, failCount: rec.extra?.failCount });
       this.#setState(rec, "pending");
       this.#enqueue(rec);
@@ -364,7 +366,11 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
    * Calling it again returns the same promise.
    */
   cleanup(): Promise<void> {
-    return (this.#closing ??= this.#cleanup());
+    if (this.#closing === undefined) {
+      this.#stopping = true;
+      this.#closing = this.#cleanup();
+    }
+    return this.#closing;
   }
 
   async #cleanup(): Promise<void> {

@@ -1,10 +1,17 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { load, TaskCancelledError, DependencyError, AppTimeoutError, type DataFlowKernel } from "taskloom";
+import {
+  load,
+  TaskCancelledError,
+  DependencyError,
+  AppTimeoutError,
+  WorkerLostError,
+  type DataFlowKernel,
+} from "taskloom";
 import { executorCases } from "../helpers/executors.js";
 import { processGone, rejection, tmpDir, until } from "../helpers/tmp.js";
-import { busyLoop, double, sleep, shell, add } from "../fixtures/apps.js";
+import { busyLoop, double, sleep, shell, add, killWorker } from "../fixtures/apps.js";
 
 for (const ex of executorCases) {
   describe(`cancel and walltime on ${ex.name}`, () => {
@@ -48,6 +55,11 @@ for (const ex of executorCases) {
       // Both threads still serve tasks afterwards.
       const out = await Promise.all([busyLoop(50), busyLoop(50), double(4)]);
       expect(out[2]).to.equal(8);
+    });
+
+    it("a task that kills its worker fails with WorkerLostError, every time, and the pool recovers", async () => {
+      for (let i = 0; i < 3; i++) expect(await rejection(killWorker())).to.be.instanceOf(WorkerLostError);
+      expect(await Promise.all([double(1), double(2), double(3)])).to.deep.equal([2, 4, 6]);
     });
 
     it("a walltime long enough lets the app finish", async () => {

@@ -68,6 +68,10 @@ describe("lifecycle", function () {
     )) as ConfigError;
     expect(e2.message).to.contain("checkpointMode");
     expect(() => new ThreadPoolExecutor({ maxThreads: 0 })).to.throw(ConfigError, /maxThreads.*>= 1.*0/);
+    expect(() => new ThreadPoolExecutor({ max_threads: 4 } as never)).to.throw(
+      ConfigError,
+      /did you mean "maxThreads"/,
+    );
   });
 
   it("loads again after cleanup; cleanup twice is harmless", async () => {
