@@ -8,18 +8,19 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { Waiters } from "./waiters.js";
 
 type AnyFn = (...args: never[]) => unknown;
 
 interface Registry {
   fns: Map<string, AnyFn>;
   counts: Map<string, number>;
-  waiters: Map<string, (() => void)[]>;
+  waiters: Waiters;
 }
 
 const KEY = Symbol.for("taskloom.registry");
 const g = globalThis as Record<symbol, Registry | undefined>;
-const registry: Registry = (g[KEY] ??= { fns: new Map(), counts: new Map(), waiters: new Map() });
+const registry: Registry = (g[KEY] ??= { fns: new Map(), counts: new Map(), waiters: new Waiters() });
 
 /** Registers `fn` under `moduleUrl#name`, with `~N` for the N-th repeat; returns the key. */
 export function registerApp(moduleUrl: string, name: string, fn: AnyFn): string {
@@ -28,11 +29,7 @@ export function registerApp(moduleUrl: string, name: string, fn: AnyFn): string 
   registry.counts.set(base, n + 1);
   const key = n === 0 ? base : `${base}~${n}`;
   registry.fns.set(key, fn);
-  const waiting = registry.waiters.get(key);
-  if (waiting) {
-    registry.waiters.delete(key);
-    for (const w of waiting) w();
-  }
+  registry.waiters.wake(key);
   return key;
 }
 
@@ -43,12 +40,7 @@ export function lookupApp(key: string): AnyFn | undefined {
 
 /** Resolves when `key` is registered (at once if it already is). */
 export function whenRegistered(key: string): Promise<void> {
-  if (registry.fns.has(key)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const list = registry.waiters.get(key);
-    if (list) list.push(resolve);
-    else registry.waiters.set(key, [resolve]);
-  });
+  return registry.fns.has(key) ? Promise.resolve() : registry.waiters.wait(key);
 }
 
 /**

@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import { Waiters } from "./waiters.js";
 
 const WORKER_FLAG = Symbol.for("taskloom.isWorker");
 
@@ -27,25 +28,20 @@ export function markWorker(): void {
 }
 
 const PARKED = Symbol.for("taskloom.parked");
-type Parked = { modules: Set<string>; waiters: Map<string, (() => void)[]> };
+type Parked = { modules: Set<string>; waiters: Waiters };
 const parked = ((globalThis as Record<symbol, Parked | undefined>)[PARKED] ??= {
   modules: new Set<string>(),
-  waiters: new Map<string, (() => void)[]>(),
+  waiters: new Waiters(),
 });
 
 /** @internal the module `url` called load() in a worker and is parked there for good. */
 export function markParked(url: string | undefined): void {
   if (url === undefined) return;
   parked.modules.add(url);
-  for (const w of parked.waiters.get(url)?.splice(0) ?? []) w();
+  parked.waiters.wake(url);
 }
 
 /** @internal resolves once module `url` has parked at load(). */
 export function whenParked(url: string): Promise<void> {
-  if (parked.modules.has(url)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const list = parked.waiters.get(url);
-    if (list) list.push(resolve);
-    else parked.waiters.set(url, [resolve]);
-  });
+  return parked.modules.has(url) ? Promise.resolve() : parked.waiters.wait(url);
 }

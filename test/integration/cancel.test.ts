@@ -1,29 +1,14 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  load,
-  TaskCancelledError,
-  DependencyError,
-  AppTimeoutError,
-  WorkerLostError,
-  type DataFlowKernel,
-} from "taskloom";
-import { executorCases } from "../helpers/executors.js";
-import { processGone, rejection, tmpDir, until } from "../helpers/tmp.js";
+import { TaskCancelledError, DependencyError, AppTimeoutError, WorkerLostError } from "taskloom";
+import { executorCases, kernelForSuite } from "../helpers/executors.js";
+import { processGone, rejection, until } from "../helpers/tmp.js";
 import { busyLoop, double, sleep, shell, add, killWorker } from "../fixtures/apps.js";
 
 for (const ex of executorCases) {
   describe(`cancel and walltime on ${ex.name}`, () => {
-    const tmp = tmpDir();
-    let k: DataFlowKernel;
-    before(async () => {
-      k = await load({ executors: ex.make(), runDir: tmp.dir, initializeLogging: false });
-    });
-    after(async () => {
-      await k.cleanup();
-      tmp.remove();
-    });
+    const suite = kernelForSuite(ex);
 
     it("cancels a task that has not launched; dependants fail with DependencyError", async () => {
       const gate = sleep(200);
@@ -76,7 +61,7 @@ for (const ex of executorCases) {
     });
 
     it("cancels a running shell task by killing its process group", async () => {
-      const pidFile = path.join(tmp.dir, "cancel.pid");
+      const pidFile = path.join(suite.dir, "cancel.pid");
       const f = shell(`sleep 60 & echo $! > ${pidFile}; wait`);
       expect(await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")).to.equal(
         true,

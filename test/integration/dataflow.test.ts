@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { load, dfk, DependencyError, NoKernelError, TaskloomError, type DataFlowKernel } from "taskloom";
-import { executorCases } from "../helpers/executors.js";
-import { rejection, tmpDir } from "../helpers/tmp.js";
+import { load, dfk, DependencyError, NoKernelError, TaskloomError } from "taskloom";
+import { executorCases, kernelForSuite } from "../helpers/executors.js";
+import { rejection } from "../helpers/tmp.js";
 import {
   add,
   double,
@@ -24,15 +24,7 @@ import * as os from "node:os";
 
 for (const ex of executorCases) {
   describe(`dataflow on ${ex.name}`, () => {
-    const tmp = tmpDir();
-    let k: DataFlowKernel;
-    before(async () => {
-      k = await load({ executors: ex.make(), runDir: tmp.dir, initializeLogging: false });
-    });
-    after(async () => {
-      await k.cleanup();
-      tmp.remove();
-    });
+    const suite = kernelForSuite(ex);
 
     it("runs an app and resolves its future", async () => {
       const f = add(1, 2);
@@ -138,11 +130,11 @@ for (const ex of executorCases) {
     });
 
     it("fails through branches and counts each dependant once in dep_fail", async () => {
-      const before = k.taskStateCounts().dep_fail;
+      const before = suite.kernel.taskStateCounts().dep_fail;
       const bad = fail("branch");
       const kids = [double(bad), double(bad), add(bad, bad)];
       for (const kid of kids) expect(await rejection(kid)).to.be.instanceOf(DependencyError);
-      expect(k.taskStateCounts().dep_fail - before).to.equal(3);
+      expect(suite.kernel.taskStateCounts().dep_fail - before).to.equal(3);
       const two = (await rejection(add(fail("x"), fail("y")))) as DependencyError;
       expect(two.taskIds).to.have.length(2);
       expect(two.errors).to.have.length(2);
@@ -181,24 +173,24 @@ for (const ex of executorCases) {
     });
 
     it("keeps task state counts and releases finished tasks", async () => {
-      const c0 = k.taskStateCounts();
+      const c0 = suite.kernel.taskStateCounts();
       const fs = Array.from({ length: 100 }, (_, i) => double(i));
-      expect(k.tasks.size).to.be.greaterThan(0);
+      expect(suite.kernel.tasks.size).to.be.greaterThan(0);
       await Promise.all(fs);
-      const c1 = k.taskStateCounts();
+      const c1 = suite.kernel.taskStateCounts();
       expect(c1.exec_done - c0.exec_done).to.equal(100);
-      expect(k.tasks.size).to.equal(0);
+      expect(suite.kernel.tasks.size).to.equal(0);
       expect(c1.pending).to.equal(0);
     });
 
     it("waitForCurrentTasks waits for everything submitted", async () => {
       const fs = Array.from({ length: 50 }, (_, i) => asyncAdd(i, 1));
-      await k.waitForCurrentTasks();
+      await suite.kernel.waitForCurrentTasks();
       expect(fs.every((f) => f.done())).to.equal(true);
     });
 
     it("dfk() returns the loaded kernel and a second load() is a clear error", async () => {
-      expect(dfk()).to.equal(k);
+      expect(dfk()).to.equal(suite.kernel);
       const e = (await rejection(load())) as TaskloomError;
       expect(e.code).to.equal("TASKLOOM_CONFIG");
       expect(e.message).to.contain("already loaded");

@@ -1,20 +1,12 @@
 import { expect } from "chai";
-import { load, JoinError, DependencyError, type DataFlowKernel } from "taskloom";
-import { executorCases } from "../helpers/executors.js";
-import { rejection, tmpDir } from "../helpers/tmp.js";
+import { JoinError, DependencyError } from "taskloom";
+import { executorCases, kernelForSuite } from "../helpers/executors.js";
+import { rejection } from "../helpers/tmp.js";
 import { double, add, joinOne, joinMany, joinEmpty, joinBad, joinFails, fib } from "../fixtures/apps.js";
 
 for (const ex of executorCases) {
   describe(`join apps on ${ex.name}`, () => {
-    const tmp = tmpDir();
-    let k: DataFlowKernel;
-    before(async () => {
-      k = await load({ executors: ex.make(), runDir: tmp.dir, initializeLogging: false });
-    });
-    after(async () => {
-      await k.cleanup();
-      tmp.remove();
-    });
+    kernelForSuite(ex);
 
     it("a join returning one future resolves to its value", async () => {
       expect(await joinOne(21)).to.equal(42);

@@ -1,23 +1,15 @@
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { load, File, ShellExitError, AppTimeoutError, MissingOutputsError, type DataFlowKernel } from "taskloom";
-import { executorCases } from "../helpers/executors.js";
-import { processGone, rejection, tmpDir, until } from "../helpers/tmp.js";
+import { File, ShellExitError, AppTimeoutError, MissingOutputsError } from "taskloom";
+import { executorCases, kernelForSuite } from "../helpers/executors.js";
+import { processGone, rejection, until } from "../helpers/tmp.js";
 import { echo, exitWith, shell, touch, catInto } from "../fixtures/apps.js";
 
 for (const ex of executorCases) {
   describe(`shell apps on ${ex.name}`, () => {
-    const tmp = tmpDir();
-    let k: DataFlowKernel;
-    const p = (name: string): string => path.join(tmp.dir, name);
-    before(async () => {
-      k = await load({ executors: ex.make(), runDir: p("runinfo"), initializeLogging: false });
-    });
-    after(async () => {
-      await k.cleanup();
-      tmp.remove();
-    });
+    const suite = kernelForSuite(ex);
+    const p = (name: string): string => path.join(suite.dir, name);
 
     it("resolves to 0 and writes stdout to a path (appending)", async () => {
       expect(await echo("one", { stdout: p("out.txt") })).to.equal(0);
