@@ -28,7 +28,18 @@ export interface KernelParts {
   checkpoint: CheckpointWriter;
 }
 
-/** Kernel of a loaded workflow; get it from `load()` or `dfk()`. */
+/**
+ * Kernel of a loaded workflow; get it from `load()` or `dfk()`.
+ *
+ * @example
+ * ```ts
+ * const dfk = await load();
+ * const fs = inputs.map((x) => simulate(x));
+ * await dfk.waitForCurrentTasks();
+ * console.log(dfk.taskStateCounts());
+ * await dfk.cleanup();
+ * ```
+ */
 export class DataFlowKernel implements FutureHost, AsyncDisposable {
   /** This run's directory (`runinfo/NNN`). */
   readonly runDir: string;
