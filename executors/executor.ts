@@ -54,10 +54,20 @@ export interface ResultInfo {
   readonly runMs?: number;
 }
 
+/** Block scaling settings from the config (used by block executors). */
+export interface ScalingSettings {
+  readonly strategy: "none" | "simple" | "htex_auto_scale";
+  /** Seconds between strategy runs. */
+  readonly strategyPeriod: number;
+  /** Seconds a block may idle before it is scaled in. */
+  readonly maxIdleTime: number;
+}
+
 /** What the kernel hands an executor at start. */
 export interface ExecutorContext {
   /** This run's directory (`runinfo/NNN`). */
   readonly runDir: string;
+  readonly scaling: ScalingSettings;
   readonly logger: Logger;
   /** Report an outcome: `ok` with the value, or not `ok` with the error. */
   onResult(task: ExecTask, ok: boolean, value: unknown, info?: ResultInfo): void;

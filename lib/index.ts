@@ -60,6 +60,13 @@ export {
 } from "./errors.js";
 export { ThreadPoolExecutor } from "../executors/threads/executor.js";
 export type { ThreadPoolOptions } from "../executors/threads/executor.js";
+export { HighThroughputExecutor } from "../executors/htex/executor.js";
+export type { HighThroughputOptions } from "../executors/htex/executor.js";
+export { LocalProvider } from "../providers/local/provider.js";
+export type { LocalProviderOptions } from "../providers/local/provider.js";
+export type { Provider, ProviderContext, JobState, JobStatus, BlockOptions } from "../providers/provider.js";
+export { SimpleLauncher, SingleNodeLauncher, WrappedLauncher } from "../launchers/index.js";
+export type { Launcher } from "../launchers/index.js";
 export type {
   Executor,
   ExecutorContext,

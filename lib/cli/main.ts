@@ -4,16 +4,22 @@
  * @module
  */
 import { runCommand } from "./run.js";
+import { interchangeCommand } from "./interchange.js";
+import { workerPoolCommand } from "./worker-pool.js";
 
 const USAGE = `usage: taskloom <command> [arguments]
 
 commands:
   run <script.ts|js> [args...]   run a workflow script (TypeScript runs through tsx)
+  worker-pool --url tcp://…      a node's manager for HighThroughputExecutor (started by providers)
+  interchange                    internal: HighThroughputExecutor's interchange process
   help                           show this text
 `;
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
+  "worker-pool": workerPoolCommand,
+  interchange: () => interchangeCommand(),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -73,11 +73,16 @@ async function start(config: Config): Promise<DataFlowKernel> {
     periodSeconds: config.checkpointPeriod === undefined ? undefined : parsePeriod(config.checkpointPeriod),
     logger,
   });
+  const scaling = {
+    strategy: config.strategy ?? "simple",
+    strategyPeriod: config.strategyPeriod ?? 5,
+    maxIdleTime: config.maxIdleTime ?? 120,
+  } as const;
   const kernel = new DataFlowKernel({ config, runDir, logger, executors, memo, checkpoint });
   const started: typeof executors = [];
   try {
     for (const ex of executors) {
-      await ex.start({ runDir, logger, onResult: kernel.onResult });
+      await ex.start({ runDir, logger, scaling, onResult: kernel.onResult });
       started.push(ex);
     }
   } catch (e) {

@@ -1,6 +1,14 @@
 // The executor configurations the behaviour suite runs against; later executors add an entry here.
 import * as path from "node:path";
-import { load, ThreadPoolExecutor, type Config, type DataFlowKernel, type Executor } from "taskloom";
+import {
+  load,
+  HighThroughputExecutor,
+  LocalProvider,
+  ThreadPoolExecutor,
+  type Config,
+  type DataFlowKernel,
+  type Executor,
+} from "taskloom";
 import { tmpDir } from "./tmp.js";
 
 export interface ExecutorCase {
@@ -14,6 +22,11 @@ export const executorCases: ExecutorCase[] = [
   {
     name: "ThreadPoolExecutor",
     make: () => [new ThreadPoolExecutor({ label: "threads", maxThreads: 2 })],
+    stopsRunningTasks: true,
+  },
+  {
+    name: "HighThroughputExecutor",
+    make: () => [new HighThroughputExecutor({ label: "htex", provider: new LocalProvider(), maxWorkersPerNode: 2 })],
     stopsRunningTasks: true,
   },
 ];

@@ -1,0 +1,347 @@
+/**
+ * HighThroughputExecutor: Parsl's pilot-job executor. Tasks go, in batches,
+ * over ZeroMQ to an interchange process, which places them on managers
+ * (`taskloom worker-pool`, one per node, started in blocks by a provider);
+ * managers run them on worker processes and return results in batches.
+ *
+ * @example
+ * ```ts
+ * await load({
+ *   executors: [new HighThroughputExecutor({ label: "htex", provider: new LocalProvider({ maxBlocks: 2 }) })],
+ * });
+ * ```
+ * @module
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as v8 from "node:v8";
+import { Dealer } from "zeromq";
+import type { ExecTask, Executor, ExecutorContext, Resources } from "../executor.js";
+import { describe } from "../../lib/app.js";
+import { errorFromJSON, type ErrorJSON } from "../../lib/error-codec.js";
+import { ConfigError, ManagerLostError, ProviderError, SerializationError, WorkerLostError } from "../../lib/errors.js";
+import type { Provider } from "../../providers/provider.js";
+import { LocalProvider } from "../../providers/local/provider.js";
+import { reviveFiles, isPrimitive, cloneProblem } from "../runtime/wire.js";
+import type { Outcome } from "../runtime/run-task.js";
+import { BlockManager } from "./blocks.js";
+import { CLI, startInterchange, type InterchangeHandle } from "./interchange-process.js";
+import { Outbox } from "./outbox.js";
+import { pack, unpack, type Message, type TaskEnvelope } from "./protocol.js";
+
+/** Options of {@link HighThroughputExecutor} (Parsl's, camelCase). */
+export interface HighThroughputOptions {
+  /** @default "htex" */
+  label?: string;
+  /** Where blocks come from. @default new LocalProvider() */
+  provider?: Provider;
+  /** Workers per node at most. @default as many as cores allow */
+  maxWorkersPerNode?: number;
+  /** Cores each worker counts for. @default 1 */
+  coresPerWorker?: number;
+  /** MB each worker counts for; limits workers per node. */
+  memPerWorker?: number;
+  /** Accelerators of a node (count or ids); one pinned per worker with CUDA_VISIBLE_DEVICES. */
+  availableAccelerators?: number | string[];
+  /** Tasks a manager may hold beyond its workers. @default 0 */
+  prefetchCapacity?: number;
+  /** Seconds between heartbeats. @default 30 */
+  heartbeatPeriod?: number;
+  /** Seconds of silence after which a manager (or the interchange, for a manager) is lost. @default 120 */
+  heartbeatThreshold?: number;
+  /** Address managers connect to. @default "127.0.0.1" (loopback: managers on this machine only) */
+  address?: string;
+  /** Port for managers. @default a free one */
+  workerPort?: number;
+}
+
+const KNOWN = [
+  "label",
+  "provider",
+  "maxWorkersPerNode",
+  "coresPerWorker",
+  "memPerWorker",
+  "availableAccelerators",
+  "prefetchCapacity",
+  "heartbeatPeriod",
+  "heartbeatThreshold",
+  "address",
+  "workerPort",
+];
+
+/** Runs tasks on worker pools that providers start, through an interchange. */
+export class HighThroughputExecutor implements Executor {
+  readonly label: string;
+  readonly provider: Provider;
+  readonly options: Readonly<
+    Required<Omit<HighThroughputOptions, "label" | "provider" | "memPerWorker" | "maxWorkersPerNode">>
+  > & {
+    memPerWorker: number | undefined;
+    maxWorkersPerNode: number | undefined;
+    accelerators: string[];
+  };
+  #ctx: ExecutorContext | undefined;
+  #ix: InterchangeHandle | undefined;
+  #sock: Dealer | undefined;
+  #out: Outbox | undefined;
+  #blocks: BlockManager | undefined;
+  readonly #pending = new Map<number, ExecTask>();
+  #batch: TaskEnvelope[] = [];
+  #flushScheduled = false;
+  #bad: Error | undefined;
+  #closing = false;
+
+  constructor(options: HighThroughputOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new ConfigError(`HighThroughputExecutor(options): expected an object, got ${describe(options)}`);
+    }
+    for (const k of Object.keys(options)) {
+      if (!KNOWN.includes(k)) {
+        throw new ConfigError(`HighThroughputExecutor options.${k}: unknown option; allowed: ${KNOWN.join(", ")}`);
+      }
+    }
+    const num = (k: keyof HighThroughputOptions, v: unknown, min: number, int = false): void => {
+      if (
+        v !== undefined &&
+        !(typeof v === "number" && v >= min && Number.isFinite(v) && (!int || Number.isInteger(v)))
+      ) {
+        throw new ConfigError(
+          `HighThroughputExecutor options.${k}: expected ${int ? "an integer" : "a number"} >= ${min}, got ${describe(v)}`,
+        );
+      }
+    };
+    num("maxWorkersPerNode", options.maxWorkersPerNode, 1, true);
+    num("coresPerWorker", options.coresPerWorker, 0.001);
+    num("memPerWorker", options.memPerWorker, 1);
+    num("prefetchCapacity", options.prefetchCapacity, 0, true);
+    num("heartbeatPeriod", options.heartbeatPeriod, 0.01);
+    num("heartbeatThreshold", options.heartbeatThreshold, 0.01);
+    num("workerPort", options.workerPort, 0, true);
+    const acc = options.availableAccelerators;
+    if (
+      acc !== undefined &&
+      !(Number.isInteger(acc) || (Array.isArray(acc) && acc.every((a) => typeof a === "string")))
+    ) {
+      throw new ConfigError(
+        `HighThroughputExecutor options.availableAccelerators: expected a count or an array of ids, got ${describe(acc)}`,
+      );
+    }
+    this.label = options.label ?? "htex";
+    this.provider = options.provider ?? new LocalProvider();
+    this.options = {
+      maxWorkersPerNode: options.maxWorkersPerNode,
+      coresPerWorker: options.coresPerWorker ?? 1,
+      memPerWorker: options.memPerWorker,
+      availableAccelerators: acc ?? [],
+      accelerators: typeof acc === "number" ? Array.from({ length: acc }, (_, i) => String(i)) : (acc ?? []),
+      prefetchCapacity: options.prefetchCapacity ?? 0,
+      heartbeatPeriod: options.heartbeatPeriod ?? 30,
+      heartbeatThreshold: options.heartbeatThreshold ?? 120,
+      address: options.address ?? "127.0.0.1",
+      workerPort: options.workerPort ?? 0,
+    };
+  }
+
+  /** Workers one node runs, from the provider's node size (as the managers compute it). */
+  workersPerNode(): number {
+    const o = this.options;
+    const limits = [Math.floor((this.provider.coresPerNode ?? os.availableParallelism()) / o.coresPerWorker)];
+    if (o.maxWorkersPerNode !== undefined) limits.push(o.maxWorkersPerNode);
+    if (o.memPerWorker !== undefined && this.provider.memPerNode !== undefined)
+      limits.push(Math.floor(this.provider.memPerNode / o.memPerWorker));
+    if (o.accelerators.length > 0) limits.push(o.accelerators.length);
+    return Math.max(1, Math.min(...limits));
+  }
+
+  async start(ctx: ExecutorContext): Promise<void> {
+    if (this.#ctx)
+      throw new ConfigError(`HighThroughputExecutor "${this.label}" was started twice; make a new one per load()`);
+    this.#ctx = ctx;
+    const dir = path.join(ctx.runDir, this.label);
+    fs.mkdirSync(dir, { recursive: true });
+    const o = this.options;
+    this.#ix = await startInterchange(
+      {
+        address: o.address,
+        port: o.workerPort,
+        heartbeatPeriod: o.heartbeatPeriod,
+        heartbeatThreshold: o.heartbeatThreshold,
+        nodeCores: this.provider.coresPerNode,
+        nodeMemory: this.provider.memPerNode,
+        logLevel: "info",
+      },
+      path.join(dir, "interchange.log"),
+    );
+    this.#ix.proc.once("exit", (code, signal) => {
+      if (!this.#closing)
+        this.#fail(
+          new WorkerLostError(
+            "interchange",
+            os.hostname(),
+            `the interchange process exited (${signal ?? `code ${code}`}); see ${dir}/interchange.log`,
+          ),
+        );
+    });
+    const sock = new Dealer({ linger: 0 });
+    sock.connect(this.#ix.clientUrl);
+    this.#sock = sock;
+    this.#out = new Outbox(sock, (e) => this.#fail(new ProviderError(`cannot reach the interchange: ${String(e)}`)));
+    this.#out.send([pack({ t: "hello" })]);
+    void this.#receive(sock);
+    await this.provider.start({ runDir: ctx.runDir, logger: ctx.logger });
+    this.#blocks = new BlockManager({
+      provider: this.provider,
+      logger: ctx.logger,
+      scaling: ctx.scaling,
+      workersPerNode: () => this.workersPerNode(),
+      outstanding: () => this.#pending.size,
+      command: (id) => this.#command(id),
+      onAllBlocksFailed: (why) => this.#fail(new ProviderError(why)),
+    });
+    await this.#blocks.start();
+  }
+
+  #command(blockId: string): string {
+    const o = this.options;
+    const args = [
+      process.execPath,
+      CLI,
+      "worker-pool",
+      `--url ${this.#ix!.workerUrl}`,
+      `--block ${blockId}`,
+      `--cores-per-worker ${o.coresPerWorker}`,
+      `--prefetch ${o.prefetchCapacity}`,
+      `--heartbeat-period ${o.heartbeatPeriod}`,
+      `--heartbeat-threshold ${o.heartbeatThreshold}`,
+    ];
+    if (o.maxWorkersPerNode !== undefined) args.push(`--max-workers ${o.maxWorkersPerNode}`);
+    if (o.memPerWorker !== undefined) args.push(`--mem-per-worker ${o.memPerWorker}`);
+    if (o.accelerators.length > 0) args.push(`--accelerators ${o.accelerators.join(",")}`);
+    return args.join(" ");
+  }
+
+  async #receive(sock: Dealer): Promise<void> {
+    try {
+      for await (const [body] of sock) this.#onMessage(unpack(body!));
+    } catch (e) {
+      if (!this.#closing) this.#fail(new ProviderError(`lost the interchange connection: ${String(e)}`));
+    }
+  }
+
+  #onMessage(msg: Message): void {
+    switch (msg.t) {
+      case "results":
+        for (const r of msg.results) {
+          const t = this.#pending.get(r.id);
+          if (t === undefined) continue;
+          this.#pending.delete(r.id);
+          const [ok, v, ms] = v8.deserialize(r.payload) as Outcome;
+          if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), { runMs: ms });
+          else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), { runMs: ms });
+        }
+        return;
+      case "lost":
+        for (const id of msg.ids) {
+          const t = this.#pending.get(id);
+          if (t === undefined) continue;
+          this.#pending.delete(id);
+          const err =
+            msg.error === "manager"
+              ? new ManagerLostError(msg.manager, msg.hostname)
+              : msg.error === "worker"
+                ? new WorkerLostError(msg.manager, msg.hostname, msg.detail)
+                : new ConfigError(`task ${t.id} (app ${t.fn.name}) can run on no node: it ${msg.detail}`);
+          this.#ctx!.onResult(t, false, err);
+        }
+        return;
+      case "block":
+        this.#blocks?.managerEvent(msg.block, msg.event);
+        return;
+      default:
+        return;
+    }
+  }
+
+  validateResources(r: Resources): void {
+    if ((r.numNodes ?? 1) > 1) {
+      throw new ConfigError(
+        `HighThroughputExecutor "${this.label}": resources.numNodes = ${r.numNodes} needs MPI mode, which this executor does not run`,
+      );
+    }
+  }
+
+  outstanding(): number {
+    return this.#pending.size;
+  }
+
+  submit(task: ExecTask): void {
+    if (this.#bad) return this.#ctx!.onResult(task, false, this.#bad);
+    let payload: Uint8Array;
+    try {
+      payload = v8.serialize({ fn: task.fn, args: task.args, walltime: task.walltime, shell: task.shell });
+    } catch (e) {
+      const problem =
+        task.args.map(cloneProblem).find((p) => p !== undefined) ?? (e instanceof Error ? e.message : String(e));
+      return this.#ctx!.onResult(
+        task,
+        false,
+        new SerializationError(
+          `an argument of app ${task.fn.name} cannot be sent to a worker (${problem}); arguments must be structured-cloneable`,
+        ),
+      );
+    }
+    this.#pending.set(task.id, task);
+    const env: TaskEnvelope = { id: task.id, payload };
+    if (task.priority !== undefined) env.priority = task.priority;
+    if (task.resources !== undefined) env.resources = task.resources;
+    if (task.walltime !== undefined && task.fn.kind === "app") env.walltime = task.walltime;
+    this.#batch.push(env);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    if (this.#batch.length === 0) return;
+    this.#out?.send([pack({ t: "submit", tasks: this.#batch })]);
+    this.#batch = [];
+  };
+
+  cancel(taskId: number): boolean {
+    if (!this.#pending.delete(taskId)) return false;
+    this.#out?.send([pack({ t: "cancel", ids: [taskId] })]);
+    return true;
+  }
+
+  // The executor cannot run tasks any more: every outstanding one fails, and later ones at once.
+  #fail(err: Error): void {
+    if (this.#bad) return;
+    this.#bad = err;
+    this.#ctx?.logger.error("executor failed", { label: this.label, error: err.message });
+    const tasks = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const t of tasks) this.#ctx?.onResult(t, false, err);
+  }
+
+  async shutdown(error: Error): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#fail(error);
+    this.#out?.send([pack({ t: "shutdown" })]);
+    await this.#blocks
+      ?.stop()
+      .catch((e: unknown) => this.#ctx?.logger.warn("block cancel failed", { error: String(e) }));
+    const proc = this.#ix?.proc;
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+      proc.stdin?.end();
+      const t = setTimeout(() => proc.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(t);
+    }
+    this.#sock?.close();
+  }
+}

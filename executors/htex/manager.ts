@@ -1,0 +1,251 @@
+/**
+ * The manager (`taskloom worker-pool`): one per node of a block. It connects
+ * to the interchange, registers its capacity, keeps a prefetch window of
+ * tasks, runs them on worker processes, and sends results back in batches.
+ * It heartbeats, and exits (with its workers) when the interchange has been
+ * silent past the threshold.
+ * @module
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import * as os from "node:os";
+import * as v8 from "node:v8";
+import { randomUUID } from "node:crypto";
+import { Dealer } from "zeromq";
+import { errorToJSON } from "../../lib/error-codec.js";
+import { AppTimeoutError } from "../../lib/errors.js";
+import { killProcessGroup } from "../runtime/shell.js";
+import { Outbox } from "./outbox.js";
+import { pack, unpack, PROTOCOL_VERSION, type ResultEnvelope, type TaskEnvelope } from "./protocol.js";
+import type { RunMessage, WorkerMessage } from "./worker.js";
+
+/** How a manager is started (the `worker-pool` command's options). */
+export interface ManagerOptions {
+  url: string;
+  block: string;
+  workers: number;
+  prefetch: number;
+  heartbeatPeriod: number;
+  heartbeatThreshold: number;
+  cores: number;
+  memory: number;
+  accelerators: string[];
+}
+
+interface Worker {
+  rank: number;
+  proc: ChildProcess;
+  /** Tasks sent and not yet answered, in order. */
+  batch: TaskEnvelope[];
+  pgid: number;
+  timer: NodeJS.Timeout | undefined;
+  killedWith: Uint8Array | undefined;
+}
+
+const WORKER_ENTRY = new URL("./worker.js", import.meta.url);
+// Tasks of apps faster than this are sent to a worker (and asked of the interchange) in batches.
+const TINY_MS = 0.2;
+const MAX_BATCH = 64;
+
+/** Runs a manager until stopped or orphaned. */
+export async function runManager(o: ManagerOptions): Promise<void> {
+  const id = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const sock = new Dealer({ routingId: id, linger: 0 });
+  sock.connect(o.url);
+  const out = new Outbox(sock, (e) => fatal(`send failed: ${String(e)}`));
+  const queue: TaskEnvelope[] = [];
+  const workers: Worker[] = [];
+  let results: ResultEnvelope[] = [];
+  let flushScheduled = false;
+  let lastHeard = Date.now();
+  let stopping = false;
+  let avgMs: number | undefined;
+  let credit = o.workers + o.prefetch;
+
+  const flush = (): void => {
+    flushScheduled = false;
+    if (results.length === 0) return;
+    out.send([pack({ t: "done", results })]);
+    results = [];
+  };
+  const finished = (r: ResultEnvelope): void => {
+    results.push(r);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+  // Tiny tasks need a deep window to keep workers busy across the round trip to the interchange.
+  const updateCredit = (): void => {
+    const want = o.workers + o.prefetch + (avgMs !== undefined && avgMs < TINY_MS ? o.workers * MAX_BATCH * 2 : 0);
+    if (want !== credit) {
+      credit = want;
+      out.send([pack({ t: "credit", slots: want })]);
+    }
+  };
+
+  const spawnWorker = (rank: number): Worker => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TASKLOOM_WORKER: "1",
+      TASKLOOM_WORKER_RANK: String(rank),
+      TASKLOOM_WORKER_COUNT: String(o.workers),
+      TASKLOOM_WORKER_POOL_ID: id,
+      TASKLOOM_BLOCK_ID: o.block,
+    };
+    if (o.accelerators.length > 0) {
+      const acc = o.accelerators[rank % o.accelerators.length]!;
+      env.CUDA_VISIBLE_DEVICES = env.ROCR_VISIBLE_DEVICES = env.ZE_AFFINITY_MASK = acc;
+    }
+    const proc = fork(WORKER_ENTRY, [], {
+      env,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const w: Worker = { rank, proc, batch: [], pgid: 0, timer: undefined, killedWith: undefined };
+    proc.on("message", (m: WorkerMessage) => {
+      if ("pgid" in m) {
+        w.pgid = m.pgid;
+        return;
+      }
+      if (w.timer) clearTimeout(w.timer);
+      w.timer = undefined;
+      w.batch = [];
+      w.pgid = 0;
+      for (const r of m.results) {
+        avgMs = avgMs === undefined ? r.ms : avgMs * 0.9 + r.ms * 0.1;
+        finished({ id: r.id, payload: r.payload });
+      }
+      updateCredit();
+      next(w);
+    });
+    proc.on("exit", (code, signal) => {
+      if (stopping) return;
+      if (w.timer) clearTimeout(w.timer);
+      if (w.pgid !== 0) killProcessGroup(w.pgid);
+      workers[rank] = spawnWorker(rank);
+      const [first, ...rest] = w.batch;
+      if (first !== undefined) {
+        // The first unanswered task was running: it gets the blame; the rest run again.
+        if (w.killedWith) finished({ id: first.id, payload: w.killedWith });
+        else
+          out.send([
+            pack({ t: "worker-lost", ids: [first.id], detail: `worker ${rank} exited (${signal ?? `code ${code}`})` }),
+          ]);
+        queue.unshift(...rest);
+      }
+      next(workers[rank]);
+    });
+    return w;
+  };
+
+  const stopTask = (w: Worker, outcome: Uint8Array): void => {
+    w.killedWith = outcome;
+    if (w.pgid !== 0) killProcessGroup(w.pgid);
+    w.proc.kill("SIGKILL");
+  };
+
+  function next(w: Worker): void {
+    if (w.batch.length > 0 || stopping || queue.length === 0) return;
+    const first = queue.shift()!;
+    const batch = [first];
+    if (first.walltime === undefined && avgMs !== undefined && avgMs < TINY_MS) {
+      const size = Math.min(MAX_BATCH, Math.ceil((queue.length + 1) / o.workers));
+      while (batch.length < size && queue.length > 0 && queue[0]!.walltime === undefined) batch.push(queue.shift()!);
+    }
+    w.batch = batch;
+    w.killedWith = undefined;
+    const msg: RunMessage = { tasks: batch.map((t) => ({ id: t.id, payload: t.payload })) };
+    w.proc.send(msg);
+    const walltime = first.walltime;
+    if (walltime !== undefined) {
+      // Shell commands time themselves out on the worker; this stops a JS app stuck in a loop.
+      w.timer = setTimeout(
+        () => stopTask(w, v8.serialize([false, errorToJSON(new AppTimeoutError(walltime)), walltime * 1000])),
+        walltime * 1000 + 50,
+      );
+    }
+  }
+
+  const fatal = (why: string): never => {
+    process.stderr.write(`taskloom worker-pool ${id}: ${why}\n`);
+    shutdown(1);
+    throw new Error(why);
+  };
+
+  const shutdown = (code: number): void => {
+    stopping = true;
+    for (const w of workers) {
+      if (w.pgid !== 0) killProcessGroup(w.pgid);
+      w.proc.kill("SIGKILL");
+    }
+    sock.close();
+    process.exit(code);
+  };
+
+  for (let r = 0; r < o.workers; r++) workers.push(spawnWorker(r));
+  out.send([
+    pack({
+      t: "register",
+      reg: {
+        protocol: PROTOCOL_VERSION,
+        node: os.hostname(),
+        manager: id,
+        block: o.block,
+        hostname: os.hostname(),
+        workers: o.workers,
+        prefetch: o.prefetch,
+        cores: o.cores,
+        memory: o.memory,
+        gpus: o.accelerators,
+        pid: process.pid,
+      },
+    }),
+  ]);
+  const beat = setInterval(() => {
+    if (Date.now() - lastHeard > o.heartbeatThreshold * 1000) {
+      process.stderr.write(`taskloom worker-pool ${id}: interchange silent for ${o.heartbeatThreshold} s, exiting\n`);
+      shutdown(0);
+    }
+    out.send([pack({ t: "heartbeat" })]);
+  }, o.heartbeatPeriod * 1000);
+  process.on("SIGTERM", () => shutdown(0));
+  process.on("SIGINT", () => shutdown(0));
+
+  for await (const [body] of sock) {
+    lastHeard = Date.now();
+    const msg = unpack(body!);
+    switch (msg.t) {
+      case "tasks":
+        queue.push(...msg.tasks);
+        for (const w of workers) next(w);
+        break;
+      case "kill":
+        for (const tid of msg.ids) {
+          const qi = queue.findIndex((t) => t.id === tid);
+          if (qi >= 0) queue.splice(qi, 1);
+          // A task alone in its worker is stopped; one in a batch of tiny tasks ends by itself soon.
+          const w = workers.find((x) => x.batch.length === 1 && x.batch[0]!.id === tid);
+          if (w)
+            stopTask(
+              w,
+              v8.serialize([
+                false,
+                { name: "TaskCancelledError", message: `task was cancelled`, code: "TASKLOOM_CANCELLED" },
+                0,
+              ]),
+            );
+        }
+        break;
+      case "refused":
+        clearInterval(beat);
+        fatal(`the interchange refused this manager: ${msg.reason}`);
+        break;
+      case "stop":
+        clearInterval(beat);
+        shutdown(0);
+        break;
+      default:
+        break;
+    }
+  }
+}

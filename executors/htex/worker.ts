@@ -1,0 +1,61 @@
+/**
+ * A worker process of a manager. It runs the tasks of a batch one after the
+ * other (a batch holds several only for apps seen to run in well under a
+ * millisecond) and answers with their outcomes in one message. A process, not
+ * a thread, so that a crash or an out-of-memory kill takes one worker and not
+ * the pool. It exits when its manager goes away.
+ * @module
+ */
+import * as v8 from "node:v8";
+import { markWorker } from "../../lib/worker-context.js";
+import { errorToJSON } from "../../lib/error-codec.js";
+import { SerializationError } from "../../lib/errors.js";
+import { runTask, type Outcome, type WireTask } from "../runtime/run-task.js";
+import { cloneProblem } from "../runtime/wire.js";
+
+/** Manager -> worker: tasks to run in order. */
+export interface RunMessage {
+  tasks: { id: number; payload: Uint8Array }[];
+}
+
+/** Worker -> manager: outcomes (ms is the run time), or a shell command's process group starting (pid) or ending (0). */
+export type WorkerMessage =
+  { results: { id: number; payload: Uint8Array; ms: number }[] } | { id: number; pgid: number };
+
+markWorker();
+process.env.TASKLOOM_WORKER = "1";
+
+const send = (m: WorkerMessage): void => {
+  process.send?.(m);
+};
+
+function encode(o: Outcome, name: string): Uint8Array {
+  try {
+    return v8.serialize(o);
+  } catch {
+    const problem = cloneProblem(o[1]) ?? "it cannot be serialized";
+    const err = new SerializationError(`the result of app ${name} cannot be sent back from the worker: ${problem}`);
+    return v8.serialize([false, errorToJSON(err), o[2]]);
+  }
+}
+
+process.on("message", (m: RunMessage) => {
+  void (async () => {
+    const results: { id: number; payload: Uint8Array; ms: number }[] = [];
+    for (const { id, payload } of m.tasks) {
+      const task: WireTask = { ...(v8.deserialize(payload) as Omit<WireTask, "id">), id };
+      let o = runTask(
+        task,
+        task.fn.kind === "shell"
+          ? { onSpawn: (pid) => send({ id, pgid: pid }), onExit: () => send({ id, pgid: 0 }) }
+          : undefined,
+      );
+      if (o instanceof Promise) o = await o;
+      results.push({ id, payload: encode(o, task.fn.name), ms: o[2] });
+    }
+    send({ results });
+  })();
+});
+
+// The manager is gone: nothing will collect results, so stop.
+process.on("disconnect", () => process.exit(0));
