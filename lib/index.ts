@@ -62,6 +62,7 @@ export { ThreadPoolExecutor } from "../executors/threads/executor.js";
 export type { ThreadPoolOptions } from "../executors/threads/executor.js";
 export { HighThroughputExecutor } from "../executors/htex/executor.js";
 export type { HighThroughputOptions } from "../executors/htex/executor.js";
+export type { ManagerInfo } from "../executors/htex/protocol.js";
 export { LocalProvider } from "../providers/local/provider.js";
 export type { LocalProviderOptions } from "../providers/local/provider.js";
 export type { Provider, ProviderContext, JobState, JobStatus, BlockOptions } from "../providers/provider.js";

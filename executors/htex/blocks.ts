@@ -3,7 +3,9 @@
  * with T outstanding tasks, S = blocks × nodes × workers slots and
  * parallelism p, scale out ceil((T·p − S) / slots per block) blocks up to
  * maxBlocks; with no tasks, scale in idle blocks past maxIdleTime down to
- * minBlocks (`htex_auto_scale` also trims surplus blocks while busy).
+ * minBlocks (`htex_auto_scale` also trims surplus blocks while busy, choosing
+ * blocks whose managers have run nothing for maxIdleTime). Below minBlocks
+ * (blocks ended) it submits again.
  * A block that ends without its manager ever connecting is reported, with
  * its exit code and stderr, so the executor can fail fast instead of waiting.
  * @module
@@ -20,7 +22,6 @@ export interface Block {
   connected: boolean;
   /** Managers connected now. */
   managers: number;
-  idleSince: number | undefined;
 }
 
 /** What the block manager needs from its executor. */
@@ -35,6 +36,10 @@ export interface BlockHost {
   command(blockId: string): string;
   /** A block ended without ever connecting, and no block is left that could run tasks. */
   onAllBlocksFailed(why: string): void;
+  /** These blocks are cancelled or ended: their managers must get no more tasks. */
+  blocksGone(blockIds: string[], why: string): void;
+  /** Since when each connected block's managers have all been idle (undefined: busy). */
+  blockIdleness(): Promise<Map<string, number | undefined>>;
 }
 
 /** Submits, polls, scales and cancels blocks. */
@@ -46,6 +51,7 @@ export class BlockManager {
   #poll: NodeJS.Timeout | undefined;
   #idleSince: number | undefined;
   #stopped = false;
+  #stepping = false;
 
   constructor(host: BlockHost) {
     this.#h = host;
@@ -56,7 +62,13 @@ export class BlockManager {
     await this.scaleOut(this.#h.provider.initBlocks);
     const period = this.#h.scaling.strategyPeriod * 1000;
     if (this.#h.scaling.strategy !== "none") this.#timer = setInterval(() => void this.strategize(), period).unref();
-    this.#poll = setInterval(() => void this.poll(), this.#h.provider.statusPollingInterval * 1000).unref();
+    this.#poll = setInterval(
+      () =>
+        void this.poll().catch((e: unknown) =>
+          this.#h.logger.warn("block status poll failed", { error: e instanceof Error ? e.message : String(e) }),
+        ),
+      this.#h.provider.statusPollingInterval * 1000,
+    ).unref();
   }
 
   /** Live (not terminal) blocks. */
@@ -73,7 +85,6 @@ export class BlockManager {
         status: { state: "pending" },
         connected: false,
         managers: 0,
-        idleSince: Date.now(),
       };
       this.blocks.set(id, block);
       try {
@@ -90,6 +101,10 @@ export class BlockManager {
   async scaleIn(blocks: Block[]): Promise<void> {
     const withJobs = blocks.filter((b) => b.jobId !== undefined);
     if (withJobs.length === 0) return;
+    this.#h.blocksGone(
+      withJobs.map((b) => b.id),
+      "its block was cancelled",
+    );
     await this.#h.provider.cancel(withJobs.map((b) => b.jobId!));
     for (const b of withJobs) {
       b.status = { state: "cancelled" };
@@ -104,7 +119,6 @@ export class BlockManager {
     if (event === "registered") {
       b.connected = true;
       b.managers++;
-      b.idleSince = undefined;
     } else b.managers = Math.max(0, b.managers - 1);
   }
 
@@ -112,12 +126,21 @@ export class BlockManager {
     const live = this.active().filter((b) => b.jobId !== undefined);
     if (live.length === 0 || this.#stopped) return;
     const st = await this.#h.provider.status(live.map((b) => b.jobId!));
+    const ended: Block[] = [];
     live.forEach((b, i) => {
       const s = st[i]!;
       if (s.state !== b.status.state)
         this.#h.logger.info("block state", { block: b.id, state: s.state, exitCode: s.exitCode });
       b.status = s;
+      if (TERMINAL_JOB_STATES.has(s.state)) ended.push(b);
     });
+    if (ended.length > 0 && !this.#stopped) {
+      const b = ended[0]!;
+      this.#h.blocksGone(
+        ended.map((x) => x.id),
+        `its block ended (${b.status.state}${b.status.exitCode !== undefined ? `, exit code ${b.status.exitCode}` : ""})`,
+      );
+    }
     this.#checkAllFailed();
   }
 
@@ -125,21 +148,38 @@ export class BlockManager {
     const all = [...this.blocks.values()];
     if (all.length === 0 || this.active().length > 0 || all.some((b) => b.connected)) return;
     const last = all[all.length - 1]!;
-    const code = last.status.exitCode !== undefined ? `exit code ${last.status.exitCode}` : "no exit code";
+    const st = last.status;
+    const what = st.message ?? (st.exitCode !== undefined ? `exit code ${st.exitCode}` : "no exit code");
     this.#h.onAllBlocksFailed(
-      `every block of this executor ended without its worker pool connecting (block ${last.id}: ${last.status.state}, ${code}; ${last.status.message ?? ""})`,
+      `every block of this executor ended without its worker pool connecting (block ${last.id}: ${st.state}, ${what})`,
     );
   }
 
-  /** One strategy step (Parsl's `_general_strategy`). */
+  /** One strategy step; steps never overlap (a slow submit must not make a second step count stale blocks). */
   async strategize(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#stepping) return;
+    this.#stepping = true;
+    try {
+      await this.#step();
+    } catch (e) {
+      this.#h.logger.error("scaling step failed", { error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      this.#stepping = false;
+    }
+  }
+
+  // Parsl's `_general_strategy`.
+  async #step(): Promise<void> {
     const p = this.#h.provider;
     const tasks = this.#h.outstanding();
     const active = this.active();
     const perBlock = Math.max(1, this.#h.workersPerNode() * p.nodesPerBlock);
     const slots = active.length * perBlock;
     const now = Date.now();
+    if (active.length < p.minBlocks) {
+      await this.scaleOut(p.minBlocks - active.length);
+      return;
+    }
     if (tasks === 0) {
       if (active.length <= p.minBlocks) return;
       this.#idleSince ??= now;
@@ -159,9 +199,12 @@ export class BlockManager {
       await this.scaleOut(Math.min(Math.max(want, 1), p.maxBlocks - active.length));
     } else if (this.#h.scaling.strategy === "htex_auto_scale" && slots > tasks * p.parallelism) {
       const surplus = Math.floor((slots - tasks * p.parallelism) / perBlock);
-      const idle = active.filter(
-        (b) => b.idleSince !== undefined && now - b.idleSince > this.#h.scaling.maxIdleTime * 1000,
-      );
+      if (surplus <= 0 || active.length <= p.minBlocks) return;
+      const idleness = await this.#h.blockIdleness();
+      const idle = active.filter((b) => {
+        const since = idleness.get(b.id);
+        return b.connected && since !== undefined && now - since > this.#h.scaling.maxIdleTime * 1000;
+      });
       const n = Math.min(surplus, active.length - p.minBlocks, idle.length);
       if (n > 0) await this.scaleIn(idle.slice(0, n));
     }

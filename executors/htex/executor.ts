@@ -28,7 +28,7 @@ import type { Outcome } from "../runtime/run-task.js";
 import { BlockManager } from "./blocks.js";
 import { CLI, startInterchange, type InterchangeHandle } from "./interchange-process.js";
 import { Outbox } from "./outbox.js";
-import { pack, unpack, type Message, type TaskEnvelope } from "./protocol.js";
+import { pack, unpack, type ManagerInfo, type Message, type TaskEnvelope } from "./protocol.js";
 
 /** Options of {@link HighThroughputExecutor} (Parsl's, camelCase). */
 export interface HighThroughputOptions {
@@ -91,6 +91,8 @@ export class HighThroughputExecutor implements Executor {
   #flushScheduled = false;
   #bad: Error | undefined;
   #closing = false;
+  // Waiting for the interchange's answers to "managers?", in order.
+  readonly #managerQueries: ((m: ManagerInfo[]) => void)[] = [];
 
   constructor(options: HighThroughputOptions = {}) {
     if (typeof options !== "object" || options === null) {
@@ -169,6 +171,7 @@ export class HighThroughputExecutor implements Executor {
         heartbeatThreshold: o.heartbeatThreshold,
         nodeCores: this.provider.coresPerNode,
         nodeMemory: this.provider.memPerNode,
+        nodeGpus: o.accelerators.length,
         logLevel: "info",
       },
       path.join(dir, "interchange.log"),
@@ -198,6 +201,17 @@ export class HighThroughputExecutor implements Executor {
       outstanding: () => this.#pending.size,
       command: (id) => this.#command(id),
       onAllBlocksFailed: (why) => this.#fail(new ProviderError(why)),
+      blocksGone: (blocks, why) => this.#out?.send([pack({ t: "drop-blocks", blocks, why })]),
+      blockIdleness: async () => {
+        const idle = new Map<string, number | undefined>();
+        for (const m of await this.managers()) {
+          const since = m.running > 0 ? undefined : m.idleSince;
+          // A block is as idle as its busiest manager.
+          const prev = idle.has(m.block) ? idle.get(m.block) : Infinity;
+          idle.set(m.block, since === undefined || prev === undefined ? undefined : Math.min(prev, since));
+        }
+        return idle;
+      },
     });
     await this.#blocks.start();
   }
@@ -258,9 +272,27 @@ export class HighThroughputExecutor implements Executor {
       case "block":
         this.#blocks?.managerEvent(msg.block, msg.event);
         return;
+      case "managers":
+        this.#managerQueries.shift()?.(msg.managers);
+        return;
       default:
         return;
     }
+  }
+
+  /**
+   * The managers connected to the interchange now (Parsl's `connected_managers`).
+   * @example
+   * ```ts
+   * for (const m of await htex.managers()) console.log(m.hostname, m.workers, m.running);
+   * ```
+   */
+  managers(): Promise<ManagerInfo[]> {
+    if (this.#out === undefined || this.#bad !== undefined) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      this.#managerQueries.push(resolve);
+      this.#out!.send([pack({ t: "managers?" })]);
+    });
   }
 
   validateResources(r: Resources): void {
@@ -321,6 +353,7 @@ export class HighThroughputExecutor implements Executor {
     if (this.#bad) return;
     this.#bad = err;
     this.#ctx?.logger.error("executor failed", { label: this.label, error: err.message });
+    for (const q of this.#managerQueries.splice(0)) q([]);
     const tasks = [...this.#pending.values()];
     this.#pending.clear();
     for (const t of tasks) this.#ctx?.onResult(t, false, err);

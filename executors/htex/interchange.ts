@@ -35,6 +35,8 @@ export interface InterchangeConfig {
   /** Largest node the provider can give (cores, MB), to fail tasks that can never fit. */
   nodeCores: number | undefined;
   nodeMemory: number | undefined;
+  /** Accelerators per node (the executor's availableAccelerators). */
+  nodeGpus: number;
   logLevel: "debug" | "info";
 }
 
@@ -86,6 +88,8 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
   const queue = new TaskQueue();
   const managers = new Map<string, Manager>();
   const owner = new Map<number, Manager>();
+  // Managers dropped (lost, or their block cancelled), with why: if one speaks again it is told so and exits.
+  const dropped = new Map<string, string>();
   let results: ResultEnvelope[] = [];
   let flushScheduled = false;
   let dispatchScheduled = false;
@@ -106,23 +110,27 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
     }
   };
 
-  // Fails tasks no node could ever run, rather than leaving them queued forever.
+  // Fails tasks no node could ever run, rather than leaving them queued forever: too big for the node size the
+  // provider and executor declare, or for every manager connected now.
   const unplaceable = (r: Resources | undefined): string | undefined => {
     if (r === undefined) return undefined;
-    const anyFits = [...managers.values()].some((m) => fits(m, r, true));
-    if (anyFits) return undefined;
-    const tooBig =
+    const over =
       (cfg.nodeCores !== undefined && (r.cores ?? 0) > cfg.nodeCores) ||
-      (cfg.nodeMemory !== undefined && (r.memory ?? 0) > cfg.nodeMemory);
-    if (tooBig)
-      return `needs ${JSON.stringify(r)}, but a node of this executor has ${cfg.nodeCores} cores and ${cfg.nodeMemory} MB`;
-    if (managers.size > 0 && cfg.nodeCores === undefined) {
-      const sizes = [...managers.values()].map(
-        (m) => `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs`,
-      );
-      return `needs ${JSON.stringify(r)}, but no connected node is that large (${[...new Set(sizes)].join(", ")})`;
+      (cfg.nodeMemory !== undefined && (r.memory ?? 0) > cfg.nodeMemory) ||
+      (r.gpus ?? 0) > cfg.nodeGpus;
+    if (over) {
+      const has = [
+        cfg.nodeCores !== undefined ? `${cfg.nodeCores} cores` : undefined,
+        cfg.nodeMemory !== undefined ? `${cfg.nodeMemory} MB of memory` : undefined,
+        `${cfg.nodeGpus} GPUs`,
+      ].filter(Boolean);
+      return `needs ${JSON.stringify(r)}, but a node of this executor has ${has.join(", ")}`;
     }
-    return undefined;
+    if (managers.size === 0 || [...managers.values()].some((m) => fits(m, r, true))) return undefined;
+    const sizes = [...managers.values()].map(
+      (m) => `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs`,
+    );
+    return `needs ${JSON.stringify(r)}, but no connected node is that large (${[...new Set(sizes)].join(", ")})`;
   };
 
   function dispatch(): void {
@@ -166,6 +174,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
 
   const dropManager = (m: Manager, why: string): void => {
     managers.delete(m.key);
+    dropped.set(m.key, why);
     const ids = [...m.inflight.keys()];
     for (const id of ids) owner.delete(id);
     log("warn", "manager lost", { manager: m.reg.manager, block: m.reg.block, why, tasks: ids.length });
@@ -207,6 +216,15 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         for (const [m, ids] of byManager) toWorkers.send([m.id, pack({ t: "kill", ids })]);
         return;
       }
+      case "drop-blocks": {
+        const blocks = new Set(msg.blocks);
+        for (const m of [...managers.values()]) {
+          if (!blocks.has(m.reg.block)) continue;
+          toWorkers.send([m.id, pack({ t: "stop" })]);
+          dropManager(m, msg.why);
+        }
+        return;
+      }
       case "managers?":
         sendClient({
           t: "managers",
@@ -234,6 +252,13 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
     const key = id.toString("hex");
     const m = managers.get(key);
     if (m) m.lastSeen = Date.now();
+    else if (msg.t !== "register") {
+      // A manager this interchange gave up on (e.g. it was stopped past the heartbeat threshold): its tasks
+      // were already reported lost, so it must not run more; it is told, and exits.
+      const why = dropped.get(key);
+      toWorkers.send([id, pack({ t: "refused", reason: why ? `this manager was dropped: ${why}` : "not registered" })]);
+      return;
+    }
     switch (msg.t) {
       case "register": {
         const reg = msg.reg;
@@ -268,7 +293,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         return;
       }
       case "heartbeat":
-        if (m) toWorkers.send([id, pack({ t: "heartbeat" })]);
+        toWorkers.send([id, pack({ t: "heartbeat" })]);
         return;
       case "credit":
         if (m && Number.isInteger(msg.slots) && msg.slots >= 1) {
@@ -301,7 +326,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         schedule();
         return;
       default:
-        if (!m) toWorkers.send([id, pack({ t: "refused", reason: "not registered" })]);
+        log("warn", "unexpected message from a manager", { t: msg.t, manager: m?.reg.manager });
     }
   };
 

@@ -66,6 +66,8 @@ export type Message =
   | { t: "cancel"; ids: number[] }
   | { t: "hello" }
   | { t: "managers?" }
+  /** Blocks the client cancelled or saw end: their managers get no more tasks and their tasks are lost. */
+  | { t: "drop-blocks"; blocks: string[]; why: string }
   | { t: "shutdown" }
   // interchange -> client
   | { t: "results"; results: ResultEnvelope[] }

@@ -12,6 +12,7 @@ import { errorToJSON } from "../../lib/error-codec.js";
 import { SerializationError } from "../../lib/errors.js";
 import { runTask, type Outcome, type WireTask } from "../runtime/run-task.js";
 import { cloneProblem } from "../runtime/wire.js";
+import { killProcessGroup } from "../runtime/shell.js";
 
 /** Manager -> worker: tasks to run in order. */
 export interface RunMessage {
@@ -39,6 +40,9 @@ function encode(o: Outcome, name: string): Uint8Array {
   }
 }
 
+// The process group of the shell command running now, if any: it dies with this worker.
+let shellGroup = 0;
+
 process.on("message", (m: RunMessage) => {
   void (async () => {
     const results: { id: number; payload: Uint8Array; ms: number }[] = [];
@@ -47,7 +51,16 @@ process.on("message", (m: RunMessage) => {
       let o = runTask(
         task,
         task.fn.kind === "shell"
-          ? { onSpawn: (pid) => send({ id, pgid: pid }), onExit: () => send({ id, pgid: 0 }) }
+          ? {
+              onSpawn: (pid) => {
+                shellGroup = pid;
+                send({ id, pgid: pid });
+              },
+              onExit: () => {
+                shellGroup = 0;
+                send({ id, pgid: 0 });
+              },
+            }
           : undefined,
       );
       if (o instanceof Promise) o = await o;
@@ -58,4 +71,7 @@ process.on("message", (m: RunMessage) => {
 });
 
 // The manager is gone: nothing will collect results, so stop.
-process.on("disconnect", () => process.exit(0));
+process.on("disconnect", () => {
+  if (shellGroup !== 0) killProcessGroup(shellGroup);
+  process.exit(0);
+});

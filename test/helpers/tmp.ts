@@ -43,3 +43,21 @@ export function processGone(pid: number): boolean {
     return true;
   }
 }
+
+/** Pids whose parent is `pid` (from /proc), optionally only those whose command line contains `match`. */
+export function childrenOf(pid: number, match?: string): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== pid || processGone(Number(name))) continue;
+      if (match !== undefined && !fs.readFileSync(`/proc/${name}/cmdline`, "utf8").includes(match)) continue;
+      out.push(Number(name));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}

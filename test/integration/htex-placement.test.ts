@@ -1,0 +1,139 @@
+// Where and in what order HighThroughputExecutor runs tasks: priorities, resources, accelerators, who may connect.
+import { expect } from "chai";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Dealer } from "zeromq";
+import {
+  load,
+  ConfigError,
+  HighThroughputExecutor,
+  LocalProvider,
+  type DataFlowKernel,
+  type HighThroughputOptions,
+} from "taskloom";
+import { pack, unpack, PROTOCOL_VERSION, type Message } from "../../executors/htex/protocol.js";
+import { rejection, tmpDir } from "../helpers/tmp.js";
+import { record, span, waitForFile, whereAmI } from "../fixtures/htex-apps.js";
+
+describe("HighThroughputExecutor placement", function () {
+  this.timeout(60_000);
+  const tmp = tmpDir();
+  let k: DataFlowKernel | undefined;
+  let n = 0;
+  const start = async (opts: HighThroughputOptions = {}): Promise<DataFlowKernel> =>
+    (k = await load({
+      executors: [new HighThroughputExecutor({ label: "htex", maxWorkersPerNode: 2, ...opts })],
+      runDir: path.join(tmp.dir, `run${n++}`),
+      initializeLogging: false,
+    }));
+  const file = (name: string): string => path.join(tmp.dir, `${name}-${n}`);
+  afterEach(async () => {
+    await k?.cleanup();
+    k = undefined;
+  });
+  after(() => tmp.remove());
+
+  it("runs lower priority values first, FIFO among equals, tasks without a priority last", async () => {
+    await start({ maxWorkersPerNode: 1 });
+    const gate = file("gate");
+    const out = file("order");
+    const first = waitForFile(gate, { priority: -100 });
+    const labels: [string, number | undefined][] = [
+      ["p5", 5],
+      ["p1a", 1],
+      ["none", undefined],
+      ["p3", 3],
+      ["p1b", 1],
+      ["m2", -2],
+    ];
+    const runs = labels.map(([l, p]) => record(out, l, p === undefined ? {} : { priority: p }));
+    fs.writeFileSync(gate, "");
+    await first;
+    await Promise.all(runs);
+    expect(fs.readFileSync(out, "utf8").trim().split("\n")).to.deep.equal(["m2", "p1a", "p1b", "p3", "p5", "none"]);
+  });
+
+  it("packs tasks by the cores they ask for: two 2-core tasks never overlap on a 2-core node", async () => {
+    await start({ provider: new LocalProvider({ workerInit: "export TASKLOOM_CORES=2" }) });
+    const big = await Promise.all([1, 2, 3].map(() => span(150, { resources: { cores: 2 } })));
+    big.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < big.length; i++) expect(big[i]!.start).to.be.at.least(big[i - 1]!.end);
+    const small = await Promise.all([1, 2].map(() => span(300, { resources: { cores: 1 } })));
+    expect(Math.max(small[0]!.start, small[1]!.start)).to.be.below(Math.min(small[0]!.end, small[1]!.end));
+  });
+
+  it("fails at once a task no node can hold, naming what it asked for and what a node has", async () => {
+    await start();
+    const t0 = Date.now();
+    const e = await rejection(span(1, { resources: { cores: 100_000 } }));
+    expect(e).to.be.instanceOf(ConfigError);
+    expect((e as Error).message).to.match(
+      /can run on no node: it needs \{"cores":100000\}, but a node of this executor has \d+ cores/,
+    );
+    expect(Date.now() - t0).to.be.below(5000);
+    const gpu = await rejection(span(1, { resources: { gpus: 1 } }));
+    expect(gpu).to.be.instanceOf(ConfigError);
+    expect((gpu as Error).message).to.match(/needs \{"gpus":1\}, but a node of this executor has .*0 GPUs/);
+    await k!.cleanup();
+    await start({ provider: new LocalProvider({ workerInit: "export TASKLOOM_CORES=1" }) });
+    await whereAmI();
+    const small = await rejection(span(1, { resources: { cores: 2 } }));
+    expect((small as Error).message).to.match(/no connected node is that large \(1 cores\//);
+  });
+
+  it("pins one accelerator per worker and exposes rank, count and pool id", async () => {
+    await start({ availableAccelerators: ["gpu-a", "gpu-b"] });
+    const seen = await Promise.all(Array.from({ length: 8 }, () => whereAmI()));
+    const byRank = new Map(seen.map((w) => [w.rank, w]));
+    expect([...byRank.keys()].sort()).to.deep.equal(["0", "1"]);
+    expect(byRank.get("0")!.cuda).to.equal("gpu-a");
+    expect(byRank.get("1")!.cuda).to.equal("gpu-b");
+    expect(seen.every((w) => w.count === "2" && w.block === "0" && w.pool === seen[0]!.pool)).to.equal(true);
+  });
+
+  it("refuses and logs managers with a bad registration, a wrong version, or no registration", async () => {
+    await start();
+    await whereAmI();
+    const script = fs.readFileSync(path.join(k!.runDir, "submit_scripts", "block-0.sh"), "utf8");
+    const url = /--url (tcp:\/\/\S+)/.exec(script)![1]!;
+    const ask = async (body: Buffer): Promise<Message> => {
+      const s = new Dealer({ linger: 0 });
+      s.connect(url);
+      try {
+        await s.send(body);
+        const [reply] = await s.receive();
+        return unpack(reply!);
+      } finally {
+        s.close();
+      }
+    };
+    const reg = {
+      protocol: PROTOCOL_VERSION + 1,
+      node: "x",
+      manager: "intruder",
+      block: "9",
+      hostname: "x",
+      workers: 1,
+      prefetch: 0,
+      cores: 1,
+      memory: 1,
+      gpus: [],
+      pid: 1,
+    };
+    expect(await ask(pack({ t: "register", reg }))).to.deep.equal({
+      t: "refused",
+      reason: `protocol version ${PROTOCOL_VERSION + 1} does not match the interchange's ${PROTOCOL_VERSION}`,
+    });
+    const bad = await ask(pack({ t: "register", reg: { ...reg, protocol: PROTOCOL_VERSION, workers: 0 } }));
+    expect(bad).to.deep.equal({ t: "refused", reason: "registration.workers must be at least 1" });
+    expect(await ask(Buffer.from([0xc1, 0xff, 0x00]))).to.deep.include({ t: "refused" });
+    expect(await ask(pack({ t: "done", results: [{ id: 1, payload: new Uint8Array() }] }))).to.deep.equal({
+      t: "refused",
+      reason: "not registered",
+    });
+    const log = fs.readFileSync(path.join(k!.runDir, "htex", "interchange.log"), "utf8");
+    expect(log).to.match(/manager refused.*protocol version/);
+    // The real manager still works.
+    expect((await whereAmI()).block).to.equal("0");
+  });
+});
