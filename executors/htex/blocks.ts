@@ -36,6 +36,8 @@ export interface BlockHost {
   command(blockId: string): string;
   /** A block ended without ever connecting, and no block is left that could run tasks. */
   onAllBlocksFailed(why: string): void;
+  /** The clock (tests step it). @default Date.now */
+  now?(): number;
   /** These blocks are cancelled or ended: their managers must get no more tasks. */
   blocksGone(blockIds: string[], why: string): void;
   /** Since when each connected block's managers have all been idle (undefined: busy). */
@@ -172,14 +174,12 @@ export class BlockManager {
   async #step(): Promise<void> {
     const p = this.#h.provider;
     const tasks = this.#h.outstanding();
+    const below = p.minBlocks - this.active().length;
+    if (below > 0) await this.scaleOut(below);
     const active = this.active();
     const perBlock = Math.max(1, this.#h.workersPerNode() * p.nodesPerBlock);
     const slots = active.length * perBlock;
-    const now = Date.now();
-    if (active.length < p.minBlocks) {
-      await this.scaleOut(p.minBlocks - active.length);
-      return;
-    }
+    const now = this.#h.now?.() ?? Date.now();
     if (tasks === 0) {
       if (active.length <= p.minBlocks) return;
       this.#idleSince ??= now;
