@@ -26,6 +26,7 @@ import { LocalProvider } from "../../providers/local/provider.js";
 import { reviveFiles, isPrimitive, cloneProblem } from "../runtime/wire.js";
 import type { Outcome } from "../runtime/run-task.js";
 import { BlockManager } from "./blocks.js";
+import { writeCerts } from "./curve.js";
 import { CLI, startInterchange, type InterchangeHandle } from "./interchange-process.js";
 import { Outbox } from "./outbox.js";
 import { pack, unpack, type ManagerInfo, type Message, type TaskEnvelope } from "./protocol.js";
@@ -54,6 +55,12 @@ export interface HighThroughputOptions {
   address?: string;
   /** Port for managers. @default a free one */
   workerPort?: number;
+  /**
+   * Encrypt and authenticate every connection with CurveZMQ; keys are made per run in
+   * `<runDir>/<label>/certs` (managers on other hosts need that directory, e.g. on a shared filesystem).
+   * @default false
+   */
+  encrypted?: boolean;
 }
 
 const KNOWN = [
@@ -68,6 +75,7 @@ const KNOWN = [
   "heartbeatThreshold",
   "address",
   "workerPort",
+  "encrypted",
 ];
 
 /** Runs tasks on worker pools that providers start, through an interchange. */
@@ -91,6 +99,7 @@ export class HighThroughputExecutor implements Executor {
   #flushScheduled = false;
   #bad: Error | undefined;
   #closing = false;
+  #certDir: string | undefined;
   // Waiting for the interchange's answers to "managers?", in order.
   readonly #managerQueries: ((m: ManagerInfo[]) => void)[] = [];
 
@@ -120,6 +129,11 @@ export class HighThroughputExecutor implements Executor {
     num("heartbeatPeriod", options.heartbeatPeriod, 0.01);
     num("heartbeatThreshold", options.heartbeatThreshold, 0.01);
     num("workerPort", options.workerPort, 0, true);
+    if (options.encrypted !== undefined && typeof options.encrypted !== "boolean") {
+      throw new ConfigError(
+        `HighThroughputExecutor options.encrypted: expected true or false, got ${describe(options.encrypted)}`,
+      );
+    }
     const acc = options.availableAccelerators;
     if (
       acc !== undefined &&
@@ -142,6 +156,7 @@ export class HighThroughputExecutor implements Executor {
       heartbeatThreshold: options.heartbeatThreshold ?? 120,
       address: options.address ?? "127.0.0.1",
       workerPort: options.workerPort ?? 0,
+      encrypted: options.encrypted ?? false,
     };
   }
 
@@ -163,6 +178,8 @@ export class HighThroughputExecutor implements Executor {
     const dir = path.join(ctx.runDir, this.label);
     fs.mkdirSync(dir, { recursive: true });
     const o = this.options;
+    const keys = o.encrypted ? writeCerts(path.join(dir, "certs")) : undefined;
+    if (keys) this.#certDir = path.join(dir, "certs");
     this.#ix = await startInterchange(
       {
         address: o.address,
@@ -173,6 +190,11 @@ export class HighThroughputExecutor implements Executor {
         nodeMemory: this.provider.memPerNode,
         nodeGpus: o.accelerators.length,
         logLevel: "info",
+        curve: keys && {
+          serverPublic: keys.server.publicKey,
+          serverSecret: keys.server.secretKey,
+          clientPublic: keys.client.publicKey,
+        },
       },
       path.join(dir, "interchange.log"),
     );
@@ -186,7 +208,14 @@ export class HighThroughputExecutor implements Executor {
           ),
         );
     });
-    const sock = new Dealer({ linger: 0 });
+    const sock = new Dealer({
+      linger: 0,
+      ...(keys && {
+        curveServerKey: keys.server.publicKey,
+        curvePublicKey: keys.client.publicKey,
+        curveSecretKey: keys.client.secretKey,
+      }),
+    });
     sock.connect(this.#ix.clientUrl);
     this.#sock = sock;
     this.#out = new Outbox(sock, (e) => this.#fail(new ProviderError(`cannot reach the interchange: ${String(e)}`)));
@@ -232,6 +261,7 @@ export class HighThroughputExecutor implements Executor {
     if (o.maxWorkersPerNode !== undefined) args.push(`--max-workers ${o.maxWorkersPerNode}`);
     if (o.memPerWorker !== undefined) args.push(`--mem-per-worker ${o.memPerWorker}`);
     if (o.accelerators.length > 0) args.push(`--accelerators ${o.accelerators.join(",")}`);
+    if (this.#certDir !== undefined) args.push(`--cert-dir ${this.#certDir}`);
     return args.join(" ");
   }
 

@@ -23,6 +23,7 @@ import {
   type TaskEnvelope,
 } from "./protocol.js";
 import { TaskQueue } from "./task-queue.js";
+import { runZapHandler } from "./curve.js";
 
 /** What the executor tells the interchange. */
 export interface InterchangeConfig {
@@ -38,6 +39,8 @@ export interface InterchangeConfig {
   /** Accelerators per node (the executor's availableAccelerators). */
   nodeGpus: number;
   logLevel: "debug" | "info";
+  /** CurveZMQ keys (`encrypted: true`): the interchange's pair and the one client key it admits. */
+  curve?: { serverPublic: string; serverSecret: string; clientPublic: string };
 }
 
 interface Manager {
@@ -78,8 +81,22 @@ function take(m: Manager, r: Resources | undefined, sign: 1 | -1): void {
 
 /** Runs an interchange until its client goes away. */
 export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
-  const clientSock = new Router({ linger: 0 });
-  const workerSock = new Router({ linger: 0, mandatory: false });
+  const secure = cfg.curve
+    ? {
+        curveServer: true,
+        curvePublicKey: cfg.curve.serverPublic,
+        curveSecretKey: cfg.curve.serverSecret,
+        zapDomain: "taskloom",
+      }
+    : {};
+  if (cfg.curve) {
+    await runZapHandler(cfg.curve.clientPublic, (address) =>
+      log("warn", "connection refused: not the workflow's CurveZMQ key", { address }),
+    );
+  }
+  const clientSock = new Router({ linger: 0, ...secure });
+  const workerSock = new Router({ linger: 0, mandatory: false, ...secure });
+  if (cfg.curve) void logHandshakeFailures(workerSock);
   await clientSock.bind("tcp://127.0.0.1:*");
   await workerSock.bind(`tcp://${cfg.address}:${cfg.port === 0 ? "*" : cfg.port}`);
   const toClient = new Outbox(clientSock, (e) => log("error", "send to client failed", { error: String(e) }));
@@ -392,4 +409,17 @@ function checkRegistration(reg: Registration | undefined): string | undefined {
   if (reg.workers < 1) return "registration.workers must be at least 1";
   if (!Array.isArray(reg.gpus)) return "registration.gpus must be an array";
   return undefined;
+}
+
+// Peers that fail the CurveZMQ handshake (no encryption, wrong keys) leave a line in the log.
+async function logHandshakeFailures(sock: Router): Promise<void> {
+  try {
+    for await (const ev of sock.events) {
+      if (ev.type.startsWith("handshake:error")) {
+        log("warn", "handshake failed", { event: ev.type, address: "address" in ev ? ev.address : undefined });
+      }
+    }
+  } catch {
+    // the socket closed
+  }
 }

@@ -15,6 +15,7 @@ import { errorToJSON } from "../../lib/error-codec.js";
 import { AppTimeoutError } from "../../lib/errors.js";
 import { killProcessGroup } from "../runtime/shell.js";
 import { Outbox } from "./outbox.js";
+import type { ClientKeys } from "./curve.js";
 import { pack, unpack, PROTOCOL_VERSION, type ResultEnvelope, type TaskEnvelope } from "./protocol.js";
 import type { RunMessage, WorkerMessage } from "./worker.js";
 
@@ -29,6 +30,8 @@ export interface ManagerOptions {
   cores: number;
   memory: number;
   accelerators: string[];
+  /** CurveZMQ keys, when the interchange is encrypted. */
+  curve?: ClientKeys;
 }
 
 interface Worker {
@@ -49,7 +52,15 @@ const MAX_BATCH = 64;
 /** Runs a manager until stopped or orphaned. */
 export async function runManager(o: ManagerOptions): Promise<void> {
   const id = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const sock = new Dealer({ routingId: id, linger: 0 });
+  const sock = new Dealer({
+    routingId: id,
+    linger: 0,
+    ...(o.curve && {
+      curveServerKey: o.curve.serverPublic,
+      curvePublicKey: o.curve.client.publicKey,
+      curveSecretKey: o.curve.client.secretKey,
+    }),
+  });
   sock.connect(o.url);
   const out = new Outbox(sock, (e) => fatal(`send failed: ${String(e)}`));
   const queue: TaskEnvelope[] = [];

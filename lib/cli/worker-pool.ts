@@ -6,9 +6,11 @@
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { runManager } from "../../executors/htex/manager.js";
+import { readClientKeys, type ClientKeys } from "../../executors/htex/curve.js";
 
 const USAGE = `usage: taskloom worker-pool --url tcp://HOST:PORT [--block ID] [--max-workers N] [--cores-per-worker C]
-  [--mem-per-worker MB] [--accelerators a,b] [--prefetch N] [--heartbeat-period S] [--heartbeat-threshold S]`;
+  [--mem-per-worker MB] [--accelerators a,b] [--prefetch N] [--heartbeat-period S] [--heartbeat-threshold S]
+  [--cert-dir DIR]   (CurveZMQ keys of an encrypted interchange)`;
 
 export async function workerPoolCommand(args: string[]): Promise<number> {
   let v: Record<string, string | undefined>;
@@ -25,6 +27,7 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
         prefetch: { type: "string", default: "0" },
         "heartbeat-period": { type: "string", default: "30" },
         "heartbeat-threshold": { type: "string", default: "120" },
+        "cert-dir": { type: "string" },
       },
     }).values;
   } catch (e) {
@@ -44,7 +47,17 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
   if (v["mem-per-worker"] !== undefined) limits.push(Math.floor(memory / Number(v["mem-per-worker"])));
   if (accelerators.length > 0) limits.push(accelerators.length);
   const workers = Math.max(1, Math.min(...limits));
+  let curve: ClientKeys | undefined;
+  if (v["cert-dir"] !== undefined) {
+    try {
+      curve = readClientKeys(v["cert-dir"]);
+    } catch (e) {
+      process.stderr.write(`taskloom worker-pool: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
   await runManager({
+    curve,
     url: v.url,
     block: v.block!,
     workers,
