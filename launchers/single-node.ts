@@ -5,6 +5,8 @@
  * @module
  */
 import type { Launcher } from "./launcher.js";
+import { describe } from "../lib/app.js";
+import { ConfigError } from "../lib/errors.js";
 
 /**
  * Copies in the background on one node; fails if all copies fail (or any, with `failOnAny`).
@@ -17,6 +19,10 @@ export class SingleNodeLauncher implements Launcher {
   readonly name = "SingleNodeLauncher";
   readonly failOnAny: boolean;
   constructor(options: { failOnAny?: boolean } = {}) {
+    const f: unknown = (options as { failOnAny?: unknown } | null)?.failOnAny;
+    if (typeof options !== "object" || options === null || (f !== undefined && typeof f !== "boolean")) {
+      throw new ConfigError(`SingleNodeLauncher(options): expected { failOnAny?: boolean }, got ${describe(options)}`);
+    }
     this.failOnAny = options.failOnAny ?? false;
   }
   wrap(command: string, tasksPerNode: number, nodesPerBlock: number): string {

@@ -3,6 +3,8 @@
  * @module
  */
 import type { Launcher } from "./launcher.js";
+import { describe } from "../lib/app.js";
+import { ConfigError } from "../lib/errors.js";
 
 /**
  * Runs `<prepend> <command>`.
@@ -15,6 +17,9 @@ export class WrappedLauncher implements Launcher {
   readonly name = "WrappedLauncher";
   readonly prepend: string;
   constructor(options: { prepend: string }) {
+    if (typeof options !== "object" || options === null || typeof options.prepend !== "string") {
+      throw new ConfigError(`WrappedLauncher(options): expected { prepend: string }, got ${describe(options)}`);
+    }
     this.prepend = options.prepend;
   }
   wrap(command: string): string {

@@ -63,6 +63,8 @@ export interface HighThroughputOptions {
   encrypted?: boolean;
 }
 
+const BATCH_BYTES = 1 << 20;
+
 const KNOWN = [
   "label",
   "provider",
@@ -96,6 +98,7 @@ export class HighThroughputExecutor implements Executor {
   #blocks: BlockManager | undefined;
   readonly #pending = new Map<number, ExecTask>();
   #batch: TaskEnvelope[] = [];
+  #batchBytes = 0;
   #flushScheduled = false;
   #bad: Error | undefined;
   #closing = false;
@@ -219,7 +222,7 @@ export class HighThroughputExecutor implements Executor {
     sock.connect(this.#ix.clientUrl);
     this.#sock = sock;
     this.#out = new Outbox(sock, (e) => this.#fail(new ProviderError(`cannot reach the interchange: ${String(e)}`)));
-    this.#out.send([pack({ t: "hello" })]);
+    this.#out.send(pack({ t: "hello" }));
     void this.#receive(sock);
     await this.provider.start({ runDir: ctx.runDir, logger: ctx.logger });
     this.#blocks = new BlockManager({
@@ -230,7 +233,7 @@ export class HighThroughputExecutor implements Executor {
       outstanding: () => this.#pending.size,
       command: (id) => this.#command(id),
       onAllBlocksFailed: (why) => this.#fail(new ProviderError(why)),
-      blocksGone: (blocks, why) => this.#out?.send([pack({ t: "drop-blocks", blocks, why })]),
+      blocksGone: (blocks, why) => this.#out?.send(pack({ t: "drop-blocks", blocks, why })),
       blockIdleness: async () => {
         const idle = new Map<string, number | undefined>();
         for (const m of await this.managers()) {
@@ -267,7 +270,7 @@ export class HighThroughputExecutor implements Executor {
 
   async #receive(sock: Dealer): Promise<void> {
     try {
-      for await (const [body] of sock) this.#onMessage(unpack(body!));
+      for await (const frames of sock) this.#onMessage(unpack(frames));
     } catch (e) {
       if (!this.#closing) this.#fail(new ProviderError(`lost the interchange connection: ${String(e)}`));
     }
@@ -321,7 +324,7 @@ export class HighThroughputExecutor implements Executor {
     if (this.#out === undefined || this.#bad !== undefined) return Promise.resolve([]);
     return new Promise((resolve) => {
       this.#managerQueries.push(resolve);
-      this.#out!.send([pack({ t: "managers?" })]);
+      this.#out!.send(pack({ t: "managers?" }));
     });
   }
 
@@ -359,6 +362,9 @@ export class HighThroughputExecutor implements Executor {
     if (task.resources !== undefined) env.resources = task.resources;
     if (task.walltime !== undefined && task.fn.kind === "app") env.walltime = task.walltime;
     this.#batch.push(env);
+    this.#batchBytes += payload.byteLength;
+    // Big arguments go out at once, so no message grows past a few MB (pack, copy and unpack stay cheap).
+    if (this.#batchBytes >= BATCH_BYTES) return this.#flush();
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flush);
@@ -368,13 +374,14 @@ export class HighThroughputExecutor implements Executor {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     if (this.#batch.length === 0) return;
-    this.#out?.send([pack({ t: "submit", tasks: this.#batch })]);
+    this.#out?.send(pack({ t: "submit", tasks: this.#batch }));
     this.#batch = [];
+    this.#batchBytes = 0;
   };
 
   cancel(taskId: number): boolean {
     if (!this.#pending.delete(taskId)) return false;
-    this.#out?.send([pack({ t: "cancel", ids: [taskId] })]);
+    this.#out?.send(pack({ t: "cancel", ids: [taskId] }));
     return true;
   }
 
@@ -393,7 +400,7 @@ export class HighThroughputExecutor implements Executor {
     if (this.#closing) return;
     this.#closing = true;
     this.#fail(error);
-    this.#out?.send([pack({ t: "shutdown" })]);
+    this.#out?.send(pack({ t: "shutdown" }));
     await this.#blocks
       ?.stop()
       .catch((e: unknown) => this.#ctx?.logger.warn("block cancel failed", { error: String(e) }));

@@ -24,6 +24,7 @@ import {
 } from "./protocol.js";
 import { TaskQueue } from "./task-queue.js";
 import { runZapHandler } from "./curve.js";
+import { VERSION } from "../../lib/version.js";
 
 /** What the executor tells the interchange. */
 export interface InterchangeConfig {
@@ -112,7 +113,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
   let dispatchScheduled = false;
 
   const sendClient = (m: Message): void => {
-    if (client) toClient.send([client, pack(m)]);
+    if (client) toClient.send([client, ...pack(m)]);
   };
   const flushResults = (): void => {
     flushScheduled = false;
@@ -173,7 +174,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
       queue.unshift(skipped);
       if (batch.length > 0) {
         m.idleSince = undefined;
-        toWorkers.send([m.id, pack({ t: "tasks", tasks: batch })]);
+        toWorkers.send([m.id, ...pack({ t: "tasks", tasks: batch })]);
       }
       if (queue.size === 0) break;
     }
@@ -230,14 +231,14 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
           const m = owner.get(id);
           if (m) byManager.set(m, [...(byManager.get(m) ?? []), id]);
         }
-        for (const [m, ids] of byManager) toWorkers.send([m.id, pack({ t: "kill", ids })]);
+        for (const [m, ids] of byManager) toWorkers.send([m.id, ...pack({ t: "kill", ids })]);
         return;
       }
       case "drop-blocks": {
         const blocks = new Set(msg.blocks);
         for (const m of [...managers.values()]) {
           if (!blocks.has(m.reg.block)) continue;
-          toWorkers.send([m.id, pack({ t: "stop" })]);
+          toWorkers.send([m.id, ...pack({ t: "stop" })]);
           dropManager(m, msg.why);
         }
         return;
@@ -257,7 +258,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         });
         return;
       case "shutdown":
-        for (const m of managers.values()) toWorkers.send([m.id, pack({ t: "stop" })]);
+        for (const m of managers.values()) toWorkers.send([m.id, ...pack({ t: "stop" })]);
         setTimeout(() => process.exit(0), 50).unref();
         return;
       default:
@@ -273,7 +274,10 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
       // A manager this interchange gave up on (e.g. it was stopped past the heartbeat threshold): its tasks
       // were already reported lost, so it must not run more; it is told, and exits.
       const why = dropped.get(key);
-      toWorkers.send([id, pack({ t: "refused", reason: why ? `this manager was dropped: ${why}` : "not registered" })]);
+      toWorkers.send([
+        id,
+        ...pack({ t: "refused", reason: why ? `this manager was dropped: ${why}` : "not registered" }),
+      ]);
       return;
     }
     switch (msg.t) {
@@ -282,7 +286,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         const problem = checkRegistration(reg);
         if (problem !== undefined) {
           log("warn", "manager refused", { problem, manager: reg?.manager });
-          toWorkers.send([id, pack({ t: "refused", reason: problem })]);
+          toWorkers.send([id, ...pack({ t: "refused", reason: problem })]);
           return;
         }
         managers.set(key, {
@@ -305,12 +309,12 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
           workers: reg.workers,
         });
         sendClient({ t: "block", block: reg.block, manager: reg.manager, event: "registered" });
-        toWorkers.send([id, pack({ t: "heartbeat" })]);
+        toWorkers.send([id, ...pack({ t: "heartbeat" })]);
         schedule();
         return;
       }
       case "heartbeat":
-        toWorkers.send([id, pack({ t: "heartbeat" })]);
+        toWorkers.send([id, ...pack({ t: "heartbeat" })]);
         return;
       case "credit":
         if (m && Number.isInteger(msg.slots) && msg.slots >= 1) {
@@ -370,23 +374,23 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
   process.stdin.resume();
 
   const clientLoop = (async () => {
-    for await (const [from, body] of clientSock) {
+    for await (const [from, ...frames] of clientSock) {
       client = from;
       try {
-        onClient(unpack(body!));
+        onClient(unpack(frames));
       } catch (e) {
         log("error", "bad message from client", { error: String(e) });
       }
     }
   })();
   const workerLoop = (async () => {
-    for await (const [from, body] of workerSock) {
+    for await (const [from, ...frames] of workerSock) {
       let msg: Message;
       try {
-        msg = unpack(body!);
+        msg = unpack(frames);
       } catch (e) {
         log("warn", "undecodable message from a manager", { error: String(e) });
-        toWorkers.send([from!, pack({ t: "refused", reason: "undecodable message" })]);
+        toWorkers.send([from!, ...pack({ t: "refused", reason: "undecodable message" })]);
         continue;
       }
       onManager(from!, msg);
@@ -408,6 +412,10 @@ function checkRegistration(reg: Registration | undefined): string | undefined {
   }
   if (reg.workers < 1) return "registration.workers must be at least 1";
   if (!Array.isArray(reg.gpus)) return "registration.gpus must be an array";
+  if (typeof reg.versions !== "object" || reg.versions === null) return "registration.versions is missing";
+  if (reg.versions.taskloom !== VERSION) {
+    return `taskloom version ${String(reg.versions.taskloom)} does not match the interchange's ${VERSION}`;
+  }
   return undefined;
 }
 

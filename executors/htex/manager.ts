@@ -15,6 +15,7 @@ import { errorToJSON } from "../../lib/error-codec.js";
 import { AppTimeoutError } from "../../lib/errors.js";
 import { killProcessGroup } from "../runtime/shell.js";
 import { Outbox } from "./outbox.js";
+import { VERSION } from "../../lib/version.js";
 import type { ClientKeys } from "./curve.js";
 import { pack, unpack, PROTOCOL_VERSION, type ResultEnvelope, type TaskEnvelope } from "./protocol.js";
 import type { RunMessage, WorkerMessage } from "./worker.js";
@@ -75,7 +76,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
   const flush = (): void => {
     flushScheduled = false;
     if (results.length === 0) return;
-    out.send([pack({ t: "done", results })]);
+    out.send(pack({ t: "done", results }));
     results = [];
   };
   const finished = (r: ResultEnvelope): void => {
@@ -90,7 +91,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     const want = o.workers + o.prefetch + (avgMs !== undefined && avgMs < TINY_MS ? o.workers * MAX_BATCH * 2 : 0);
     if (want !== credit) {
       credit = want;
-      out.send([pack({ t: "credit", slots: want })]);
+      out.send(pack({ t: "credit", slots: want }));
     }
   };
 
@@ -139,9 +140,9 @@ export async function runManager(o: ManagerOptions): Promise<void> {
         // The first unanswered task was running: it gets the blame; the rest run again.
         if (w.killedWith) finished({ id: first.id, payload: w.killedWith });
         else
-          out.send([
+          out.send(
             pack({ t: "worker-lost", ids: [first.id], detail: `worker ${rank} exited (${signal ?? `code ${code}`})` }),
-          ]);
+          );
         queue.unshift(...rest);
       }
       next(workers[rank]);
@@ -194,7 +195,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
   };
 
   for (let r = 0; r < o.workers; r++) workers.push(spawnWorker(r));
-  out.send([
+  out.send(
     pack({
       t: "register",
       reg: {
@@ -209,22 +210,23 @@ export async function runManager(o: ManagerOptions): Promise<void> {
         memory: o.memory,
         gpus: o.accelerators,
         pid: process.pid,
+        versions: { taskloom: VERSION, node: process.version },
       },
     }),
-  ]);
+  );
   const beat = setInterval(() => {
     if (Date.now() - lastHeard > o.heartbeatThreshold * 1000) {
       process.stderr.write(`taskloom worker-pool ${id}: interchange silent for ${o.heartbeatThreshold} s, exiting\n`);
       shutdown(0);
     }
-    out.send([pack({ t: "heartbeat" })]);
+    out.send(pack({ t: "heartbeat" }));
   }, o.heartbeatPeriod * 1000);
   process.on("SIGTERM", () => shutdown(0));
   process.on("SIGINT", () => shutdown(0));
 
-  for await (const [body] of sock) {
+  for await (const frames of sock) {
     lastHeard = Date.now();
-    const msg = unpack(body!);
+    const msg = unpack(frames);
     switch (msg.t) {
       case "tasks":
         queue.push(...msg.tasks);

@@ -16,14 +16,52 @@ export const PROTOCOL_VERSION = 1;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Encodes an envelope. */
-export function pack(msg: Message): Buffer {
-  return packr.pack(msg);
+// Payloads at least this big travel as frames of their own: msgpack never copies them, the interchange forwards
+// the received buffers as they are, and a batch of tiny tasks stays one frame.
+const OUT_OF_BAND = 16 * 1024;
+
+/** Encodes a message as ZeroMQ frames: the msgpack envelope, then any large payloads. */
+export function pack(msg: Message): Buffer[] {
+  const items =
+    msg.t === "submit" || msg.t === "tasks"
+      ? msg.tasks
+      : msg.t === "results" || msg.t === "done"
+        ? msg.results
+        : undefined;
+  if (items === undefined || !items.some((x) => x.payload.byteLength >= OUT_OF_BAND)) return [packr.pack(msg)];
+  const frames: Buffer[] = [Buffer.alloc(0)];
+  const moved = items.map((x) => {
+    if (x.payload.byteLength < OUT_OF_BAND) return x;
+    frames.push(Buffer.from(x.payload.buffer, x.payload.byteOffset, x.payload.byteLength));
+    return { ...x, payload: EMPTY, frame: frames.length - 1 };
+  });
+  frames[0] = packr.pack(
+    msg.t === "submit" || msg.t === "tasks" ? { ...msg, tasks: moved } : { ...msg, results: moved },
+  );
+  return frames;
 }
 
-/** Decodes an envelope; throws on garbage. */
-export function unpack(buf: Uint8Array): Message {
-  return packr.unpack(buf) as Message;
+const EMPTY = new Uint8Array(0);
+
+/** Decodes the frames of one message; throws on garbage. */
+export function unpack(frames: Uint8Array[]): Message {
+  if (frames.length === 0) throw new Error("empty message");
+  const msg = packr.unpack(frames[0]!) as Message;
+  if (frames.length === 1) return msg;
+  const items: (TaskEnvelope | ResultEnvelope)[] | undefined =
+    msg.t === "submit" || msg.t === "tasks"
+      ? msg.tasks
+      : msg.t === "results" || msg.t === "done"
+        ? msg.results
+        : undefined;
+  for (const x of items ?? []) {
+    if (x.frame === undefined) continue;
+    const f = frames[x.frame];
+    if (f === undefined) throw new Error(`payload frame ${x.frame} is missing`);
+    x.payload = f;
+    delete x.frame;
+  }
+  return msg;
 }
 
 /** A task as the interchange sees it: routing facts plus opaque payload bytes. */
@@ -36,12 +74,16 @@ export interface TaskEnvelope {
   walltime?: number;
   /** v8-serialized `{ fn, args, walltime, shell }` of the task. */
   payload: Uint8Array;
+  /** On the wire only: the frame that holds a large payload. */
+  frame?: number;
 }
 
 /** A result: the task id and the v8-serialized outcome `[ok, value, ms]`. */
 export interface ResultEnvelope {
   id: number;
   payload: Uint8Array;
+  /** On the wire only: the frame that holds a large payload. */
+  frame?: number;
 }
 
 /** What a manager says about itself when it connects. */
@@ -57,6 +99,8 @@ export interface Registration {
   memory: number;
   gpus: string[];
   pid: number;
+  /** taskloom and Node versions of the manager; taskloom must match the interchange's. */
+  versions: { taskloom: string; node: string };
 }
 
 /** Every message, tagged by `t`. */

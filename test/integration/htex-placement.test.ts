@@ -12,6 +12,7 @@ import {
   type HighThroughputOptions,
 } from "taskloom";
 import { pack, unpack, PROTOCOL_VERSION, type Message } from "../../executors/htex/protocol.js";
+import { VERSION } from "../../lib/version.js";
 import { rejection, tmpDir } from "../helpers/tmp.js";
 import { record, span, waitForFile, whereAmI } from "../fixtures/htex-apps.js";
 
@@ -96,13 +97,12 @@ describe("HighThroughputExecutor placement", function () {
     await whereAmI();
     const script = fs.readFileSync(path.join(k!.runDir, "submit_scripts", "block-0.sh"), "utf8");
     const url = /--url (tcp:\/\/\S+)/.exec(script)![1]!;
-    const ask = async (body: Buffer): Promise<Message> => {
+    const ask = async (body: Buffer[]): Promise<Message> => {
       const s = new Dealer({ linger: 0 });
       s.connect(url);
       try {
         await s.send(body);
-        const [reply] = await s.receive();
-        return unpack(reply!);
+        return unpack(await s.receive());
       } finally {
         s.close();
       }
@@ -119,6 +119,7 @@ describe("HighThroughputExecutor placement", function () {
       memory: 1,
       gpus: [],
       pid: 1,
+      versions: { taskloom: VERSION, node: process.version },
     };
     expect(await ask(pack({ t: "register", reg }))).to.deep.equal({
       t: "refused",
@@ -126,7 +127,12 @@ describe("HighThroughputExecutor placement", function () {
     });
     const bad = await ask(pack({ t: "register", reg: { ...reg, protocol: PROTOCOL_VERSION, workers: 0 } }));
     expect(bad).to.deep.equal({ t: "refused", reason: "registration.workers must be at least 1" });
-    expect(await ask(Buffer.from([0xc1, 0xff, 0x00]))).to.deep.include({ t: "refused" });
+    const old = { ...reg, protocol: PROTOCOL_VERSION, versions: { taskloom: "0.0.1", node: "v18.0.0" } };
+    expect(await ask(pack({ t: "register", reg: old }))).to.deep.equal({
+      t: "refused",
+      reason: `taskloom version 0.0.1 does not match the interchange's ${VERSION}`,
+    });
+    expect(await ask([Buffer.from([0xc1, 0xff, 0x00])])).to.deep.include({ t: "refused" });
     expect(await ask(pack({ t: "done", results: [{ id: 1, payload: new Uint8Array() }] }))).to.deep.equal({
       t: "refused",
       reason: "not registered",

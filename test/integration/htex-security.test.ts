@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { curveKeyPair, Dealer } from "zeromq";
 import { load, ConfigError, HighThroughputExecutor, type DataFlowKernel } from "taskloom";
 import { pack, PROTOCOL_VERSION } from "../../executors/htex/protocol.js";
+import { VERSION } from "../../lib/version.js";
 import { tmpDir, until } from "../helpers/tmp.js";
 import { whereAmI } from "../fixtures/htex-apps.js";
 
@@ -62,6 +63,7 @@ describe("HighThroughputExecutor security", function () {
         memory: 8,
         gpus: [],
         pid: 1,
+        versions: { taskloom: VERSION, node: process.version },
       },
     });
     const stranger = curveKeyPair();
