@@ -71,6 +71,7 @@ export type { Launcher } from "../launchers/index.js";
 export type {
   Executor,
   ExecutorContext,
+  ScalingSettings,
   ExecTask,
   AppRef,
   Resources,
