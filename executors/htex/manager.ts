@@ -48,6 +48,9 @@ interface Worker {
 const WORKER_ENTRY = new URL("./worker.js", import.meta.url);
 // Tasks of apps faster than this are sent to a worker (and asked of the interchange) in batches.
 const TINY_MS = 0.2;
+// Tasks shorter than this would leave a worker idle for a round trip to the interchange between two of them,
+// so the manager asks for one more task per worker to keep queued.
+const SHORT_MS = 50;
 const MAX_BATCH = 64;
 
 /** Runs a manager until stopped or orphaned. */
@@ -88,7 +91,9 @@ export async function runManager(o: ManagerOptions): Promise<void> {
   };
   // Tiny tasks need a deep window to keep workers busy across the round trip to the interchange.
   const updateCredit = (): void => {
-    const want = o.workers + o.prefetch + (avgMs !== undefined && avgMs < TINY_MS ? o.workers * MAX_BATCH * 2 : 0);
+    const extra =
+      avgMs === undefined ? 0 : avgMs < TINY_MS ? o.workers * MAX_BATCH * 2 : avgMs < SHORT_MS ? o.workers : 0;
+    const want = o.workers + o.prefetch + extra;
     if (want !== credit) {
       credit = want;
       out.send(pack({ t: "credit", slots: want }));

@@ -19,7 +19,7 @@ export interface RunMessage {
   tasks: { id: number; payload: Uint8Array }[];
 }
 
-/** Worker -> manager: outcomes (ms is the run time), or a shell command's process group starting (pid) or ending (0). */
+/** Worker -> manager: outcomes (ms is the run time), or the process group of a shell command that started. */
 export type WorkerMessage =
   { results: { id: number; payload: Uint8Array; ms: number }[] } | { id: number; pgid: number };
 
@@ -56,9 +56,9 @@ process.on("message", (m: RunMessage) => {
                 shellGroup = pid;
                 send({ id, pgid: pid });
               },
+              // The manager forgets the group when the result arrives; one message fewer per command.
               onExit: () => {
                 shellGroup = 0;
-                send({ id, pgid: 0 });
               },
             }
           : undefined,

@@ -14,13 +14,12 @@
  * ```
  * @module
  */
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { dirname, resolve } from "node:path";
 import { inspect } from "node:util";
 import { AppTimeoutError, ConfigError, MissingOutputsError, ShellExitError } from "../../lib/errors.js";
 import type { ShellSpec } from "../executor.js";
+import { startCommand, type Started } from "./shell-server.js";
 
 /** Callbacks around the child's lifetime. */
 export interface ShellHooks {
@@ -72,24 +71,25 @@ export async function runShell(
       `walltime of shell app ${appName} must be a positive number of seconds, got ${describe(walltime)}`,
     );
   }
+  // Files are created (or truncated) and the command header written here, so errors name the file; the command
+  // then appends to them.
   const streams = openStreams(spec, command);
-  let child: ChildProcess;
+  streams.close();
+  let started: Started;
   try {
-    child = spawn(BASH, ["-c", command], {
-      detached: true,
-      cwd: process.cwd(),
-      env: process.env,
-      // stdin is ignored: a worker's stdin is shared with the pool and must not be read by tasks.
-      stdio: ["ignore", streams.stdoutFd ?? "inherit", streams.stderrFd ?? "inherit"] satisfies StdioOptions,
+    started = await startCommand(command, {
+      stdout: streams.stdoutPath && resolve(streams.stdoutPath),
+      stderr: streams.shared ? undefined : streams.stderrPath && resolve(streams.stderrPath),
+      stderrToStdout: streams.shared,
     });
   } catch (e) {
-    // Thrown synchronously only for bad arguments, e.g. a NUL byte in the command.
-    throw new ConfigError(`shell app ${appName}: cannot run its command: ${errorText(e)}`);
-  } finally {
-    // The child has its own copies now.
-    streams.close();
+    if (e instanceof RangeError) throw new ConfigError(`shell app ${appName}: cannot run its command: ${e.message}`);
+    const err = new ShellExitError(appName, 127, streams.stdoutPath, streams.stderrPath);
+    err.message += `: cannot start ${BASH}: ${errorText(e)}`;
+    err.cause = e;
+    throw err;
   }
-  return await supervise(appName, child, streams, spec, walltime, hooks);
+  return await supervise(appName, started, streams, spec, walltime, hooks);
 }
 
 /**
@@ -109,6 +109,8 @@ export function killProcessGroup(pid: number): void {
 }
 
 interface OpenStreams {
+  /** stderr is the stdout file. */
+  readonly shared: boolean;
   readonly stdoutFd: number | undefined;
   readonly stderrFd: number | undefined;
   readonly stdoutPath: string | undefined;
@@ -126,7 +128,8 @@ function openStreams(spec: ShellSpec | undefined, command: string): OpenStreams 
   try {
     const stdoutFd = out && openStream("stdout", out, fds);
     let stderrFd: number | undefined;
-    if (err && out && resolve(err[0]) === resolve(out[0])) {
+    const shared = err !== undefined && out !== undefined && resolve(err[0]) === resolve(out[0]);
+    if (shared) {
       // One file for both (opened with stdout's mode): a shared descriptor keeps their writes from overwriting each other.
       stderrFd = stdoutFd;
     } else if (err) {
@@ -136,7 +139,7 @@ function openStreams(spec: ShellSpec | undefined, command: string): OpenStreams 
       // Parsl records the command in the stderr file so a failure log shows what ran.
       writeSync(stderrFd, `--> executable follows <--\n${command}\n--> end executable <--\n`);
     }
-    return { stdoutFd, stderrFd, stdoutPath: out?.[0], stderrPath: err?.[0], close };
+    return { shared, stdoutFd, stderrFd, stdoutPath: out?.[0], stderrPath: err?.[0], close };
   } catch (e) {
     close();
     throw e;
@@ -167,12 +170,13 @@ function openStream(which: string, [path, mode]: Stream, fds: number[]): number 
 
 function supervise(
   appName: string,
-  child: ChildProcess,
+  child: Started,
   streams: OpenStreams,
   spec: ShellSpec | undefined,
   walltime: number | undefined,
   hooks: ShellHooks | undefined,
 ): Promise<number> {
+  const pid = child.pid;
   return new Promise<number>((resolvePromise, reject) => {
     let settled = false;
     let timedOut = false;
@@ -184,44 +188,37 @@ function supervise(
       fn();
     };
 
-    child.on("error", (e) => {
-      // After a successful spawn 'exit' still follows, and it decides the outcome.
-      if (child.pid !== undefined) return;
-      settle(() => {
-        const err = new ShellExitError(appName, 127, streams.stdoutPath, streams.stderrPath);
-        err.message += `: cannot start ${BASH}: ${errorText(e)}`;
-        err.cause = e;
-        reject(err);
-      });
-    });
-
-    const pid = child.pid;
-    if (pid === undefined) return; // spawn failed; 'error' is on its way.
-
-    child.once("exit", (code, signal) => {
-      let hookError: unknown;
-      let hookFailed = false;
-      try {
-        hooks?.onExit?.();
-      } catch (e) {
-        hookFailed = true;
-        hookError = e;
-      }
-      settle(() => {
-        if (hookFailed) {
-          reject(asError(hookError));
-        } else if (timedOut) {
-          reject(new AppTimeoutError(walltime ?? 0));
-        } else if (code !== 0) {
-          const exitCode = code ?? 128 + (signal ? osConstants.signals[signal] : 0);
-          reject(new ShellExitError(appName, exitCode, streams.stdoutPath, streams.stderrPath));
-        } else {
-          const missing = (spec?.outputs ?? []).filter((p) => !existsSync(p));
-          if (missing.length > 0) reject(new MissingOutputsError(missing));
-          else resolvePromise(0);
+    child.exited.then(
+      (status) => {
+        let hookError: unknown;
+        let hookFailed = false;
+        try {
+          hooks?.onExit?.();
+        } catch (e) {
+          hookFailed = true;
+          hookError = e;
         }
-      });
-    });
+        settle(() => {
+          if (hookFailed) {
+            reject(asError(hookError));
+          } else if (timedOut) {
+            reject(new AppTimeoutError(walltime ?? 0));
+          } else if (status !== 0) {
+            reject(new ShellExitError(appName, status, streams.stdoutPath, streams.stderrPath));
+          } else {
+            const missing = (spec?.outputs ?? []).filter((p) => !existsSync(p));
+            if (missing.length > 0) reject(new MissingOutputsError(missing));
+            else resolvePromise(0);
+          }
+        });
+      },
+      (e: unknown) =>
+        settle(() => {
+          const err = new ShellExitError(appName, 127, streams.stdoutPath, streams.stderrPath);
+          err.message += `: ${errorText(e)}`;
+          reject(err);
+        }),
+    );
 
     try {
       hooks?.onSpawn?.(pid);
@@ -235,7 +232,7 @@ function supervise(
     if (walltime !== undefined && walltime * 1000 <= MAX_TIMER_MS) {
       timer = setTimeout(() => {
         timedOut = true;
-        // The whole group, so background jobs of the command die too; 'exit' then rejects.
+        // The whole group, so background jobs of the command die too; its exit then rejects.
         try {
           killProcessGroup(pid);
         } catch (e) {

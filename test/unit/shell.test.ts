@@ -2,6 +2,9 @@ import { expect } from "chai";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { tmpDir } from "../helpers/tmp.js";
 import { AppTimeoutError, ConfigError, MissingOutputsError, ShellExitError } from "../../lib/errors.js";
 import type { ShellSpec } from "../../executors/executor.js";
 import { killProcessGroup, runShell } from "../../executors/runtime/shell.js";
@@ -202,12 +205,60 @@ describe("runShell", () => {
   });
 
   it("killProcessGroup stops a running command and ignores a gone group", async () => {
-    let pid = 0;
-    const run = runShell("t", "sleep 30", spec(), undefined, { onSpawn: (p) => (pid = p) });
+    let spawned: (pid: number) => void = () => {};
+    const started = new Promise<number>((r) => (spawned = r));
+    const run = runShell("t", "sleep 30", spec(), undefined, { onSpawn: spawned });
+    const pid = await started;
     killProcessGroup(pid);
     const e = await rejection(run);
     expect((e as ShellExitError).exitCode).to.equal(137);
     expect(() => killProcessGroup(pid)).not.to.throw();
     expect(() => killProcessGroup(1)).to.throw(RangeError);
+  });
+});
+
+describe("runShell runs commands as /bin/bash -c would", () => {
+  const tmp = tmpDir();
+  after(() => tmp.remove());
+
+  it("gives $$ the command's own pid, sees the worker's current environment and cwd, and leaks no runner variables", async () => {
+    const out = path.join(tmp.dir, "env.txt");
+    const s = { stdout: [out, "w"] as const, stderr: undefined, outputs: [] };
+    let pid = 0;
+    await runShell("t", 'echo "$$"', s, undefined, { onSpawn: (p) => (pid = p) });
+    expect(Number(fs.readFileSync(out, "utf8"))).to.equal(pid);
+    process.env.TASKLOOM_SHELL_PROBE = "first";
+    await runShell("t", 'echo "$TASKLOOM_SHELL_PROBE"', s, undefined);
+    expect(fs.readFileSync(out, "utf8")).to.equal("first\n");
+    process.env.TASKLOOM_SHELL_PROBE = "second";
+    await runShell("t", 'echo "$TASKLOOM_SHELL_PROBE"', s, undefined);
+    expect(fs.readFileSync(out, "utf8")).to.equal("second\n");
+    delete process.env.TASKLOOM_SHELL_PROBE;
+    const cwd = process.cwd();
+    process.chdir(tmp.dir);
+    try {
+      await runShell("t", "pwd", { stdout: ["rel.txt", "w"], stderr: undefined, outputs: [] }, undefined);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(fs.readFileSync(path.join(tmp.dir, "rel.txt"), "utf8")).to.equal(fs.realpathSync(tmp.dir) + "\n");
+    await runShell("t", 'echo "[${__tl_c-}][${__tl_i-}]" "$-" ; read x || echo no-stdin', s, undefined);
+    expect(fs.readFileSync(out, "utf8")).to.equal("[][] hBc\nno-stdin\n");
+    const err = path.join(tmp.dir, "err.txt");
+    const e = await rejection(
+      runShell("t", "echo oops >&2; exit 3", { stdout: undefined, stderr: [err, "w"], outputs: [] }, undefined),
+    );
+    expect((e as ShellExitError).exitCode).to.equal(3);
+    expect(fs.readFileSync(err, "utf8")).to.match(/--> end executable <--\noops\n$/);
+  });
+
+  it("runs several commands at once, each in a process group of its own", async () => {
+    const pids: number[] = [];
+    const t0 = Date.now();
+    await Promise.all(
+      [1, 2, 3].map(() => runShell("t", "sleep 0.3", undefined, undefined, { onSpawn: (p) => pids.push(p) })),
+    );
+    expect(Date.now() - t0).to.be.below(900);
+    expect(new Set(pids).size).to.equal(3);
   });
 });
