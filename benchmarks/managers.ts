@@ -36,6 +36,7 @@ async function fakeManagers(url: string, first: number, count: number): Promise<
           prefetch: 0,
           cores: 1,
           memory: 1024,
+          disk: 1024,
           gpus: [],
           pid: process.pid,
           versions: { taskloom: VERSION, node: process.version },

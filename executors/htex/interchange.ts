@@ -1,7 +1,7 @@
 /**
  * The interchange: its own process between the workflow and the managers.
  * It keeps the queue of pending tasks, places them on managers by free
- * capacity (worker slots, and the cores, memory and GPUs a task asks for),
+ * capacity (worker slots, and the cores, memory, GPUs and disk a task asks for),
  * relays results in batches, and notices managers that stop heartbeating.
  *
  * Started by HighThroughputExecutor as `taskloom interchange`, configured by
@@ -55,6 +55,7 @@ interface Manager {
   freeCores: number;
   freeMemory: number;
   freeGpus: number;
+  freeDisk: number;
   lastSeen: number;
   idleSince: number | undefined;
 }
@@ -69,7 +70,8 @@ function fits(m: Manager, r: Resources | undefined, total = false): boolean {
   const cores = total ? m.reg.cores : m.freeCores;
   const memory = total ? m.reg.memory : m.freeMemory;
   const gpus = total ? m.reg.gpus.length : m.freeGpus;
-  return (r.cores ?? 0) <= cores && (r.memory ?? 0) <= memory && (r.gpus ?? 0) <= gpus;
+  const disk = total ? m.reg.disk : m.freeDisk;
+  return (r.cores ?? 0) <= cores && (r.memory ?? 0) <= memory && (r.gpus ?? 0) <= gpus && (r.disk ?? 0) <= disk;
 }
 
 function take(m: Manager, r: Resources | undefined, sign: 1 | -1): void {
@@ -78,6 +80,7 @@ function take(m: Manager, r: Resources | undefined, sign: 1 | -1): void {
   m.freeCores -= sign * (r.cores ?? 0);
   m.freeMemory -= sign * (r.memory ?? 0);
   m.freeGpus -= sign * (r.gpus ?? 0);
+  m.freeDisk -= sign * (r.disk ?? 0);
 }
 
 /** Runs an interchange until its client goes away. */
@@ -146,7 +149,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
     }
     if (managers.size === 0 || [...managers.values()].some((m) => fits(m, r, true))) return undefined;
     const sizes = [...managers.values()].map(
-      (m) => `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs`,
+      (m) => `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs/${m.reg.disk} MB disk`,
     );
     return `needs ${JSON.stringify(r)}, but no connected node is that large (${[...new Set(sizes)].join(", ")})`;
   };
@@ -299,6 +302,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
           freeCores: reg.cores,
           freeMemory: reg.memory,
           freeGpus: reg.gpus.length,
+          freeDisk: reg.disk,
           lastSeen: Date.now(),
           idleSince: Date.now(),
         });
@@ -407,7 +411,7 @@ function checkRegistration(reg: Registration | undefined): string | undefined {
   for (const k of ["manager", "block", "hostname"] as const) {
     if (typeof reg[k] !== "string" || reg[k] === "") return `registration.${k} must be a non-empty string`;
   }
-  for (const k of ["workers", "prefetch", "cores", "memory"] as const) {
+  for (const k of ["workers", "prefetch", "cores", "memory", "disk"] as const) {
     if (typeof reg[k] !== "number" || !(reg[k] >= 0)) return `registration.${k} must be a number >= 0`;
   }
   if (reg.workers < 1) return "registration.workers must be at least 1";

@@ -30,6 +30,7 @@ export interface ManagerOptions {
   heartbeatThreshold: number;
   cores: number;
   memory: number;
+  disk: number;
   accelerators: string[];
   /** CurveZMQ keys, when the interchange is encrypted. */
   curve?: ClientKeys;
@@ -213,6 +214,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
         prefetch: o.prefetch,
         cores: o.cores,
         memory: o.memory,
+        disk: o.disk,
         gpus: o.accelerators,
         pid: process.pid,
         versions: { taskloom: VERSION, node: process.version },

@@ -97,6 +97,8 @@ export interface Registration {
   prefetch: number;
   cores: number;
   memory: number;
+  /** MB of free disk in the manager's working directory. */
+  disk: number;
   gpus: string[];
   pid: number;
   /** taskloom and Node versions of the manager; taskloom must match the interchange's. */

@@ -3,6 +3,7 @@
  * block. Connects to the interchange at `--url`.
  * @module
  */
+import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { runManager } from "../../executors/htex/manager.js";
@@ -41,6 +42,7 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
   // The node's size can be overridden by the batch system (as Parsl's PARSL_CORES / PARSL_MEMORY_GB).
   const cores = Number(process.env.TASKLOOM_CORES ?? os.availableParallelism());
   const memory = Number(process.env.TASKLOOM_MEMORY_MB ?? Math.floor(os.totalmem() / 2 ** 20));
+  const disk = Number(process.env.TASKLOOM_DISK_MB ?? freeDiskMB());
   const accelerators = v.accelerators ? v.accelerators.split(",").filter(Boolean) : [];
   const limits = [Math.floor(cores / Number(v["cores-per-worker"]))];
   if (v["max-workers"] !== undefined) limits.push(Number(v["max-workers"]));
@@ -66,7 +68,18 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
     heartbeatThreshold: Number(v["heartbeat-threshold"]),
     cores,
     memory,
+    disk,
     accelerators,
   });
   return 0;
+}
+
+// Free space where tasks run (the working directory), in MB.
+function freeDiskMB(): number {
+  try {
+    const st = fs.statfsSync(process.cwd());
+    return Math.floor((st.bavail * st.bsize) / 2 ** 20);
+  } catch {
+    return 0;
+  }
 }

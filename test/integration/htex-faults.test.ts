@@ -103,9 +103,9 @@ describe("HighThroughputExecutor faults", function () {
     expect(await until(() => processGone(sleeper), 10_000), "the worker's shell command").to.equal(true);
   });
 
-  it("the interchange killed rejects every outstanding future, and later ones, without hanging", async () => {
-    await start();
-    await whereAmI();
+  it("the interchange killed rejects every outstanding future, and later ones, without hanging; its managers exit", async () => {
+    await start({ heartbeatPeriod: 0.2, heartbeatThreshold: 1 });
+    const where = await whereAmI();
     const [ix] = childrenOf(process.pid, "interchange");
     expect(ix, "the interchange process").to.be.a("number");
     const f = file("pid");
@@ -119,6 +119,8 @@ describe("HighThroughputExecutor faults", function () {
     }
     const later = await rejection(double(1));
     expect(later).to.be.instanceOf(WorkerLostError);
+    // The manager hears nothing for heartbeatThreshold and exits, its workers with it.
+    expect(await until(() => processGone(where.ppid) && processGone(where.pid), 10_000)).to.equal(true);
   });
 
   it("a block that exits without connecting fails the tasks with its exit code and stderr", async () => {

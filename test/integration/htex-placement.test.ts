@@ -76,10 +76,13 @@ describe("HighThroughputExecutor placement", function () {
     expect(gpu).to.be.instanceOf(ConfigError);
     expect((gpu as Error).message).to.match(/needs \{"gpus":1\}, but a node of this executor has .*0 GPUs/);
     await k!.cleanup();
-    await start({ provider: new LocalProvider({ workerInit: "export TASKLOOM_CORES=1" }) });
+    await start({ provider: new LocalProvider({ workerInit: "export TASKLOOM_CORES=1 TASKLOOM_DISK_MB=100" }) });
     await whereAmI();
     const small = await rejection(span(1, { resources: { cores: 2 } }));
-    expect((small as Error).message).to.match(/no connected node is that large \(1 cores\//);
+    expect((small as Error).message).to.match(/no connected node is that large \(1 cores\/.*\/100 MB disk\)/);
+    const disk = await rejection(span(1, { resources: { disk: 200 } }));
+    expect((disk as Error).message).to.match(/needs \{"disk":200\}, but no connected node is that large/);
+    expect((await span(1, { resources: { disk: 50 } })).pid).to.be.a("number");
   });
 
   it("pins one accelerator per worker and exposes rank, count and pool id", async () => {
@@ -117,6 +120,7 @@ describe("HighThroughputExecutor placement", function () {
       prefetch: 0,
       cores: 1,
       memory: 1,
+      disk: 1024,
       gpus: [],
       pid: 1,
       versions: { taskloom: VERSION, node: process.version },

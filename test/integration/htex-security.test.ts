@@ -61,6 +61,7 @@ describe("HighThroughputExecutor security", function () {
         prefetch: 0,
         cores: 8,
         memory: 8,
+        disk: 1024,
         gpus: [],
         pid: 1,
         versions: { taskloom: VERSION, node: process.version },
