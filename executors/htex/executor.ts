@@ -65,6 +65,17 @@ export interface HighThroughputOptions {
 
 const BATCH_BYTES = 1 << 20;
 
+function isProvider(p: unknown): p is Provider {
+  const o = p as Partial<Provider> | null;
+  return (
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.submit === "function" &&
+    typeof o.status === "function" &&
+    typeof o.cancel === "function"
+  );
+}
+
 const KNOWN = [
   "label",
   "provider",
@@ -132,6 +143,19 @@ export class HighThroughputExecutor implements Executor {
     num("heartbeatPeriod", options.heartbeatPeriod, 0.01);
     num("heartbeatThreshold", options.heartbeatThreshold, 0.01);
     num("workerPort", options.workerPort, 0, true);
+    for (const k of ["label", "address"] as const) {
+      const v = options[k];
+      if (v !== undefined && !(typeof v === "string" && /^[^\s]+$/.test(v))) {
+        throw new ConfigError(
+          `HighThroughputExecutor options.${k}: expected a non-empty string without spaces, got ${describe(v)}`,
+        );
+      }
+    }
+    if (options.provider !== undefined && !isProvider(options.provider)) {
+      throw new ConfigError(
+        `HighThroughputExecutor options.provider: expected a provider (e.g. new LocalProvider()), got ${describe(options.provider)}`,
+      );
+    }
     if (options.encrypted !== undefined && typeof options.encrypted !== "boolean") {
       throw new ConfigError(
         `HighThroughputExecutor options.encrypted: expected true or false, got ${describe(options.encrypted)}`,

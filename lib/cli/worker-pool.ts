@@ -39,36 +39,55 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
     process.stderr.write(`taskloom worker-pool: --url is required\n${USAGE}\n`);
     return 2;
   }
-  // The node's size can be overridden by the batch system (as Parsl's PARSL_CORES / PARSL_MEMORY_GB).
-  const cores = Number(process.env.TASKLOOM_CORES ?? os.availableParallelism());
-  const memory = Number(process.env.TASKLOOM_MEMORY_MB ?? Math.floor(os.totalmem() / 2 ** 20));
-  const disk = Number(process.env.TASKLOOM_DISK_MB ?? freeDiskMB());
-  const accelerators = v.accelerators ? v.accelerators.split(",").filter(Boolean) : [];
-  const limits = [Math.floor(cores / Number(v["cores-per-worker"]))];
-  if (v["max-workers"] !== undefined) limits.push(Number(v["max-workers"]));
-  if (v["mem-per-worker"] !== undefined) limits.push(Math.floor(memory / Number(v["mem-per-worker"])));
-  if (accelerators.length > 0) limits.push(accelerators.length);
-  const workers = Math.max(1, Math.min(...limits));
+  let o: {
+    cores: number;
+    memory: number;
+    disk: number;
+    workers: number;
+    prefetch: number;
+    period: number;
+    threshold: number;
+  };
   let curve: ClientKeys | undefined;
-  if (v["cert-dir"] !== undefined) {
-    try {
-      curve = readClientKeys(v["cert-dir"]);
-    } catch (e) {
-      process.stderr.write(`taskloom worker-pool: ${(e as Error).message}\n`);
-      return 2;
-    }
+  const accelerators = v.accelerators ? v.accelerators.split(",").filter(Boolean) : [];
+  try {
+    if (!/^(tcp|ipc):\/\/\S+$/.test(v.url))
+      throw new Error(`--url: expected tcp://HOST:PORT, got ${JSON.stringify(v.url)}`);
+    // The node's size can be overridden by the batch system (as Parsl's PARSL_CORES / PARSL_MEMORY_GB).
+    const cores = num("TASKLOOM_CORES", process.env.TASKLOOM_CORES, os.availableParallelism(), 0.001);
+    const memory = num("TASKLOOM_MEMORY_MB", process.env.TASKLOOM_MEMORY_MB, Math.floor(os.totalmem() / 2 ** 20), 0);
+    const disk = num("TASKLOOM_DISK_MB", process.env.TASKLOOM_DISK_MB, freeDiskMB(), 0);
+    const perWorker = num("--cores-per-worker", v["cores-per-worker"], 1, 0.001);
+    const limits = [Math.floor(cores / perWorker)];
+    if (v["max-workers"] !== undefined) limits.push(num("--max-workers", v["max-workers"], 1, 1, true));
+    if (v["mem-per-worker"] !== undefined)
+      limits.push(Math.floor(memory / num("--mem-per-worker", v["mem-per-worker"], 1, 1)));
+    if (accelerators.length > 0) limits.push(accelerators.length);
+    o = {
+      cores,
+      memory,
+      disk,
+      workers: Math.max(1, Math.min(...limits)),
+      prefetch: num("--prefetch", v.prefetch, 0, 0, true),
+      period: num("--heartbeat-period", v["heartbeat-period"], 30, 0.01),
+      threshold: num("--heartbeat-threshold", v["heartbeat-threshold"], 120, 0.01),
+    };
+    if (v["cert-dir"] !== undefined) curve = readClientKeys(v["cert-dir"]);
+  } catch (e) {
+    process.stderr.write(`taskloom worker-pool: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
   }
   await runManager({
     curve,
     url: v.url,
     block: v.block!,
-    workers,
-    prefetch: Number(v.prefetch),
-    heartbeatPeriod: Number(v["heartbeat-period"]),
-    heartbeatThreshold: Number(v["heartbeat-threshold"]),
-    cores,
-    memory,
-    disk,
+    workers: o.workers,
+    prefetch: o.prefetch,
+    heartbeatPeriod: o.period,
+    heartbeatThreshold: o.threshold,
+    cores: o.cores,
+    memory: o.memory,
+    disk: o.disk,
     accelerators,
   });
   return 0;
@@ -82,4 +101,14 @@ function freeDiskMB(): number {
   } catch {
     return 0;
   }
+}
+
+// A number option or environment variable, checked: the error names it and what it allows.
+function num(name: string, text: string | undefined, fallback: number, min: number, int = false): number {
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || (int && !Number.isInteger(n))) {
+    throw new Error(`${name}: expected ${int ? "an integer" : "a number"} >= ${min}, got ${JSON.stringify(text)}`);
+  }
+  return n;
 }

@@ -105,6 +105,30 @@ describe("lifecycle", function () {
     expect(bad.err).to.contain('unknown command "frobnicate"');
   });
 
+  it("`taskloom worker-pool` refuses bad options with what is allowed, before connecting anywhere", async () => {
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [[], {}, /--url is required/],
+      [["--url", "localhost:5"], {}, /--url: expected tcp:\/\/HOST:PORT, got "localhost:5"/],
+      [["--url", "tcp://127.0.0.1:1", "--prefetch", "lots"], {}, /--prefetch: expected an integer >= 0, got "lots"/],
+      [["--url", "tcp://127.0.0.1:1", "--max-workers", "0"], {}, /--max-workers: expected an integer >= 1, got "0"/],
+      [
+        ["--url", "tcp://127.0.0.1:1"],
+        { TASKLOOM_CORES: "many" },
+        /TASKLOOM_CORES: expected a number >= 0.001, got "many"/,
+      ],
+      [["--url", "tcp://127.0.0.1:1", "--cert-dir", "/nonexistent"], {}, /cannot read the CurveZMQ key \/nonexistent/],
+    ];
+    for (const [args, env, msg] of cases) {
+      const r = await run(process.execPath, ["dist/lib/cli/main.js", "worker-pool", ...args], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+      });
+      expect(r.code, r.err).to.equal(2);
+      expect(r.err).to.match(msg);
+      expect(r.err).to.contain("usage: taskloom worker-pool");
+    }
+  });
+
   it("a project that installs taskloom runs a TypeScript workflow with `npx taskloom run`", async () => {
     const proj = path.join(tmp.dir, "user-project");
     fs.mkdirSync(proj);
