@@ -56,6 +56,9 @@ describe("HighThroughputExecutor placement", function () {
 
   it("packs tasks by the cores they ask for: two 2-core tasks never overlap on a 2-core node", async () => {
     await start({ provider: new LocalProvider({ workerInit: "export TASKLOOM_CORES=2" }) });
+    // Both workers load the app module first, so neither starts late below for that reason.
+    const warm = await Promise.all([1, 2].map(() => span(300)));
+    expect(new Set(warm.map((w) => w.pid)).size).to.equal(2);
     const big = await Promise.all([1, 2, 3].map(() => span(150, { resources: { cores: 2 } })));
     big.sort((a, b) => a.start - b.start);
     for (let i = 1; i < big.length; i++) expect(big[i]!.start).to.be.at.least(big[i - 1]!.end);
