@@ -65,8 +65,24 @@ export type { HighThroughputOptions } from "../executors/htex/executor.js";
 export type { ManagerInfo } from "../executors/htex/protocol.js";
 export { LocalProvider } from "../providers/local/provider.js";
 export type { LocalProviderOptions } from "../providers/local/provider.js";
+export { SlurmProvider } from "../providers/slurm/provider.js";
+export type { SlurmProviderOptions } from "../providers/slurm/provider.js";
+export type { ClusterOptions } from "../providers/cluster.js";
+export { LocalRunner } from "../providers/runner.js";
+export type { CommandRunner, CommandResult, RunOptions } from "../providers/runner.js";
 export type { Provider, ProviderContext, JobState, JobStatus, BlockOptions } from "../providers/provider.js";
-export { SimpleLauncher, SingleNodeLauncher, WrappedLauncher } from "../launchers/index.js";
+export {
+  SimpleLauncher,
+  SingleNodeLauncher,
+  WrappedLauncher,
+  SrunLauncher,
+  SrunMPILauncher,
+  MpiExecLauncher,
+  MpiRunLauncher,
+  AprunLauncher,
+  JsrunLauncher,
+  GnuParallelLauncher,
+} from "../launchers/index.js";
 export type { Launcher } from "../launchers/index.js";
 export type {
   Executor,

@@ -85,7 +85,12 @@ export class LocalProvider implements Provider {
     const base = path.join(this.#dir, jobName);
     fs.writeFileSync(
       `${base}.sh`,
-      localJobScript(jobName, this.workerInit, this.launcher.wrap(command, tasksPerNode, this.nodesPerBlock)),
+      localJobScript(
+        jobName,
+        this.#dir,
+        this.workerInit,
+        this.launcher.wrap(command, tasksPerNode, this.nodesPerBlock),
+      ),
       {
         mode: 0o755,
       },

@@ -3,12 +3,13 @@
  * @module
  */
 
-/** Bash for one block: worker init, the job name, then the launched command. */
-export function localJobScript(jobName: string, workerInit: string, launched: string): string {
+/** Bash for one block: the job name and script dir (launchers write there), worker init, the launched command. */
+export function localJobScript(jobName: string, scriptDir: string, workerInit: string, launched: string): string {
   return `#!/bin/bash
 # taskloom block ${jobName}
-${workerInit}
 export JOBNAME=${jobName}
+export TASKLOOM_SCRIPT_DIR=${scriptDir}
+${workerInit}
 ${launched}
 `;
 }

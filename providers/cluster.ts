@@ -1,0 +1,192 @@
+/**
+ * What every batch-scheduler provider shares: block options, walltime,
+ * scheduler options, worker init, the launcher, a command runner with a
+ * timeout, and scripts kept in `runinfo/NNN/submit_scripts` with the job's
+ * `.out`, `.err` and `.ec` (exit code, written by the script) beside them.
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe } from "../lib/app.js";
+import { ConfigError, ProviderError } from "../lib/errors.js";
+import type { Launcher } from "../launchers/launcher.js";
+import { SingleNodeLauncher } from "../launchers/single-node.js";
+import {
+  checkBlockOptions,
+  type BlockOptions,
+  type JobStatus,
+  type Provider,
+  type ProviderContext,
+} from "./provider.js";
+import { LocalRunner, quote, type CommandResult, type CommandRunner } from "./runner.js";
+
+/** Options every cluster provider takes (Parsl's, camelCase). */
+export interface ClusterOptions extends BlockOptions {
+  /** Job time limit, `HH:MM:SS` (or `MM:SS`, or `D-HH:MM:SS`). @default "00:10:00" */
+  walltime?: string;
+  /** Extra scheduler directive lines, put as they are among the template's own. */
+  schedulerOptions?: string;
+  /** Cores of one node, when the scheduler should be told (and workers sized by it). */
+  coresPerNode?: number;
+  /** Memory of one node in MB, when the scheduler should be told. */
+  memPerNode?: number;
+  /** Seconds a scheduler command may take. @default 30 */
+  cmdTimeout?: number;
+  /** Seconds between status polls. @default 60 */
+  statusPollingInterval?: number;
+  /** Where scheduler commands run. @default new LocalRunner() */
+  channel?: CommandRunner;
+}
+
+export const CLUSTER_KEYS = [
+  "initBlocks",
+  "minBlocks",
+  "maxBlocks",
+  "nodesPerBlock",
+  "parallelism",
+  "launcher",
+  "workerInit",
+  "walltime",
+  "schedulerOptions",
+  "coresPerNode",
+  "memPerNode",
+  "cmdTimeout",
+  "statusPollingInterval",
+  "channel",
+] as const;
+
+/** Base of the batch-scheduler providers. */
+export abstract class ClusterProvider implements Provider {
+  abstract readonly label: string;
+  readonly initBlocks: number;
+  readonly minBlocks: number;
+  readonly maxBlocks: number;
+  readonly nodesPerBlock: number;
+  readonly parallelism: number;
+  readonly coresPerNode: number | undefined;
+  readonly memPerNode: number | undefined;
+  readonly statusPollingInterval: number;
+  readonly walltime: string;
+  readonly schedulerOptions: string;
+  readonly workerInit: string;
+  readonly launcher: Launcher;
+  readonly channel: CommandRunner;
+  readonly cmdTimeout: number;
+  #dir: string | undefined;
+
+  protected constructor(name: string, options: ClusterOptions, known: readonly string[]) {
+    if (typeof options !== "object" || options === null) {
+      throw new ConfigError(`${name}(options): expected an object, got ${describe(options)}`);
+    }
+    for (const k of Object.keys(options)) {
+      if (!known.includes(k))
+        throw new ConfigError(`${name} options.${k}: unknown option; allowed: ${known.join(", ")}`);
+    }
+    const b = checkBlockOptions(name, options);
+    this.initBlocks = b.initBlocks;
+    this.minBlocks = b.minBlocks;
+    this.maxBlocks = b.maxBlocks;
+    this.nodesPerBlock = b.nodesPerBlock;
+    this.parallelism = b.parallelism;
+    const positive = (k: keyof ClusterOptions, v: unknown): number | undefined => {
+      if (v === undefined) return undefined;
+      if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+        throw new ConfigError(`${name} options.${k}: expected a number > 0, got ${describe(v)}`);
+      }
+      return v;
+    };
+    this.coresPerNode = positive("coresPerNode", options.coresPerNode);
+    this.memPerNode = positive("memPerNode", options.memPerNode);
+    this.cmdTimeout = positive("cmdTimeout", options.cmdTimeout) ?? 30;
+    this.statusPollingInterval = positive("statusPollingInterval", options.statusPollingInterval) ?? 60;
+    const wt = options.walltime ?? "00:10:00";
+    if (typeof wt !== "string" || !/^(\d+-)?(\d+:)?\d+:\d\d$/.test(wt)) {
+      throw new ConfigError(`${name} options.walltime: expected "HH:MM:SS" (or "D-HH:MM:SS"), got ${describe(wt)}`);
+    }
+    this.walltime = wt;
+    for (const k of ["schedulerOptions", "workerInit"] as const) {
+      if (options[k] !== undefined && typeof options[k] !== "string") {
+        throw new ConfigError(`${name} options.${k}: expected a string of shell lines, got ${describe(options[k])}`);
+      }
+    }
+    this.schedulerOptions = options.schedulerOptions ?? "";
+    this.workerInit = options.workerInit ?? "";
+    const l = options.launcher;
+    if (l !== undefined && (typeof l !== "object" || l === null || typeof l.wrap !== "function")) {
+      throw new ConfigError(
+        `${name} options.launcher: expected a launcher (e.g. new SrunLauncher()), got ${describe(l)}`,
+      );
+    }
+    this.launcher = l ?? new SingleNodeLauncher();
+    const c = options.channel;
+    if (c !== undefined && (typeof c !== "object" || c === null || typeof c.run !== "function")) {
+      throw new ConfigError(
+        `${name} options.channel: expected a command runner (e.g. new LocalRunner()), got ${describe(c)}`,
+      );
+    }
+    this.channel = c ?? new LocalRunner();
+  }
+
+  start(ctx: ProviderContext): Promise<void> {
+    this.#dir = path.join(ctx.runDir, "submit_scripts");
+    fs.mkdirSync(this.#dir, { recursive: true });
+    return Promise.resolve();
+  }
+
+  /** `runinfo/NNN/submit_scripts`. */
+  protected get scriptDir(): string {
+    if (this.#dir === undefined) throw new ProviderError(`${this.label} provider used before start()`);
+    return this.#dir;
+  }
+
+  /** Writes a job script; returns its path. */
+  protected writeScript(jobName: string, text: string): string {
+    const file = path.join(this.scriptDir, `${jobName}.sh`);
+    fs.writeFileSync(file, text, { mode: 0o755 });
+    return file;
+  }
+
+  /** Runs a scheduler command; resolves whatever its exit code. */
+  protected exec(argv: readonly string[], stdin?: string): Promise<CommandResult> {
+    return this.channel.run(argv, { timeoutMs: this.cmdTimeout * 1000, stdin });
+  }
+
+  /** Runs a scheduler command that must succeed; otherwise a ProviderError with the command, exit code and stderr. */
+  protected async execOk(argv: readonly string[], stdin?: string): Promise<CommandResult> {
+    const r = await this.exec(argv, stdin);
+    if (r.code !== 0) {
+      throw new ProviderError(
+        `\`${argv.map(quote).join(" ")}\` failed with exit code ${r.code}: ${(r.stderr || r.stdout).trim() || "(no output)"}`,
+      );
+    }
+    return r;
+  }
+
+  /** The exit code the job script wrote, if it got that far. */
+  protected exitCodeOf(jobName: string): number | undefined {
+    try {
+      const t = fs.readFileSync(path.join(this.scriptDir, `${jobName}.ec`), "utf8").trim();
+      return t === "" ? undefined : Number(t);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Paths and the tail of stderr, for a status. */
+  protected outputs(jobName: string): Pick<JobStatus, "stdoutPath" | "stderrPath"> & { stderrTail: string } {
+    const stdoutPath = path.join(this.scriptDir, `${jobName}.out`);
+    const stderrPath = path.join(this.scriptDir, `${jobName}.err`);
+    let tail = "(none)";
+    try {
+      const t = fs.readFileSync(stderrPath, "utf8").trimEnd();
+      tail = t === "" ? "(empty)" : t.split("\n").slice(-5).join("\n");
+    } catch {
+      // not written (yet)
+    }
+    return { stdoutPath, stderrPath, stderrTail: tail };
+  }
+
+  abstract submit(command: string, tasksPerNode: number, jobName: string): Promise<string>;
+  abstract status(jobIds: readonly string[]): Promise<JobStatus[]>;
+  abstract cancel(jobIds: readonly string[]): Promise<boolean[]>;
+}

@@ -1,0 +1,44 @@
+// Real services the suites need (SLURM, MPI, …), installed with apt and started by the recipes' scripts in
+// test/services. As root they are set up on demand; under CI=true a service that cannot be set up fails the
+// suite, elsewhere (no root) the suite is skipped with the reason.
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "services");
+const started = new Set<string>();
+let aptUpdated = false;
+
+function sh(script: string, env: NodeJS.ProcessEnv = {}): { ok: boolean; out: string } {
+  const r = spawnSync("/bin/bash", ["-c", script], {
+    encoding: "utf8",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 300_000,
+  });
+  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Installs (if missing) and starts a service with test/services/<name>-up.sh; stops it at process exit. */
+export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi", probe: string): void {
+  if (sh(probe).ok && started.has(name)) return;
+  const fail = (why: string): never => {
+    if (process.env.CI === "true") throw new Error(`${name} is needed and could not be set up: ${why}`);
+    ctx.skip();
+  };
+  if (process.getuid?.() !== 0 && !sh(probe).ok) fail("not root, and it is not running");
+  if (!aptUpdated && process.getuid?.() === 0) {
+    sh("apt-get update -q");
+    aptUpdated = true;
+  }
+  const up = sh(`bash ${path.join(DIR, `${name}-up.sh`)}`);
+  if (!up.ok) fail(up.out.split("\n").slice(-10).join("\n"));
+  if (!sh(probe).ok) fail(`${probe} still fails after ${name}-up.sh:\n${up.out.slice(-2000)}`);
+  started.add(name);
+}
+
+/** Stops what ensureService started (by pidfile), e.g. in an `after` hook. */
+export function stopService(name: "slurm"): void {
+  if (!started.delete(name)) return;
+  sh(`bash ${path.join(DIR, `${name}-down.sh`)}`);
+}

@@ -1,0 +1,171 @@
+// SlurmProvider against a real SLURM (munge, slurmctld and two slurmd "nodes" n1, n2 on this machine, set up by
+// test/services/slurm-up.sh): sbatch, squeue, scancel, failures with exit code and stderr, and a workflow whose
+// workers SLURM started.
+import { expect } from "chai";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  load,
+  HighThroughputExecutor,
+  LocalRunner,
+  ProviderError,
+  SimpleLauncher,
+  SlurmProvider,
+  SrunLauncher,
+  type CommandRunner,
+  type DataFlowKernel,
+  type JobStatus,
+  type SlurmProviderOptions,
+} from "taskloom";
+import { nullLogger } from "../../lib/logging.js";
+import { ensureService, stopService } from "../helpers/services.js";
+import { rejection, tmpDir } from "../helpers/tmp.js";
+import { slurmEnv } from "../fixtures/slurm-apps.js";
+
+describe("SlurmProvider on a real SLURM", function () {
+  this.timeout(240_000);
+  const tmp = tmpDir();
+  before(function () {
+    ensureService(this, "slurm", "sinfo -h -o '%T %D' | grep -q '^idle 2$'");
+  });
+  after(() => {
+    stopService("slurm");
+    tmp.remove();
+  });
+
+  // A runner that runs real commands and remembers them, to count scheduler calls.
+  class Counting implements CommandRunner {
+    readonly label = "counting";
+    readonly calls: string[][] = [];
+    readonly #inner = new LocalRunner();
+    run(argv: readonly string[], o: Parameters<CommandRunner["run"]>[1]): ReturnType<CommandRunner["run"]> {
+      this.calls.push([...argv]);
+      return this.#inner.run(argv, o);
+    }
+  }
+  let n = 0;
+  const provider = async (o: SlurmProviderOptions = {}): Promise<SlurmProvider> => {
+    const p = new SlurmProvider({ launcher: new SimpleLauncher(), exclusive: false, ...o });
+    await p.start({ runDir: path.join(tmp.dir, `run${n++}`), logger: nullLogger });
+    return p;
+  };
+  const until = async (p: SlurmProvider, id: string, done: (s: JobStatus) => boolean): Promise<JobStatus> => {
+    for (let i = 0; i < 300; i++) {
+      const [s] = await p.status([id]);
+      if (done(s!)) return s!;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`job ${id} never reached the state wanted`);
+  };
+
+  it("submits with sbatch, sees the job run, cancels it with scancel", async () => {
+    const p = await provider({ walltime: "00:05:00", schedulerOptions: "#SBATCH --comment=taskloom-test" });
+    const id = await p.submit("sleep 60", 1, "block-0");
+    expect(id).to.match(/^\d+$/);
+    const script = fs.readFileSync(path.join(tmp.dir, `run${n - 1}`, "submit_scripts", "block-0.sh"), "utf8");
+    expect(script).to.match(/^#!\/bin\/bash\n#SBATCH --job-name=block-0\n/);
+    expect(script).to.contain("#SBATCH --time=00:05:00\n");
+    expect(script).to.contain("#SBATCH --comment=taskloom-test\n");
+    expect((await until(p, id, (s) => s.state === "running")).state).to.equal("running");
+    expect(await p.cancel([id])).to.deep.equal([true]);
+    expect((await p.status([id]))[0]!.state).to.equal("cancelled");
+    const sq = new LocalRunner();
+    let state = "";
+    for (let i = 0; i < 50 && state !== "CA"; i++) {
+      state = (await sq.run(["squeue", "-h", "-t", "all", "-j", id, "-o", "%t"], { timeoutMs: 20_000 })).stdout.trim();
+      if (state !== "CA") await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).to.equal("CA");
+  });
+
+  it("reports a failed job with its exit code and the tail of its stderr", async () => {
+    const p = await provider();
+    const id = await p.submit("echo 'worker-pool: no such module' >&2; exit 3", 1, "block-1");
+    const st = await until(p, id, (s) => s.state === "failed" || s.state === "completed");
+    expect(st.state).to.equal("failed");
+    expect(st.exitCode).to.equal(3);
+    expect(st.message).to.match(/exit code 3; stderr: worker-pool: no such module/);
+    expect(fs.readFileSync(st.stderrPath!, "utf8")).to.contain("no such module");
+  });
+
+  it("polls every block with one squeue", async () => {
+    const runner = new Counting();
+    const p = await provider({ channel: runner });
+    const ids = await Promise.all([0, 1, 2].map((i) => p.submit("sleep 30", 1, `block-${i}`)));
+    runner.calls.length = 0;
+    const st = await p.status(ids);
+    expect(st.map((s) => s.state).every((s) => s === "pending" || s === "running")).to.equal(true);
+    expect(runner.calls.map((c) => c[0])).to.deep.equal(["squeue"]);
+    await p.cancel(ids);
+    expect(runner.calls.filter((c) => c[0] === "scancel")).to.have.length(1);
+  });
+
+  it("an sbatch error is a ProviderError with the command, exit code and SLURM's message", async () => {
+    const p = await provider({ partition: "nope" });
+    const e = await rejection(p.submit("true", 1, "block-9"));
+    expect(e).to.be.instanceOf(ProviderError);
+    expect((e as Error).message).to.match(
+      /`sbatch --parsable .*block-9\.sh` failed with exit code 1: .*Invalid partition/s,
+    );
+  });
+
+  describe("a workflow on workers that SLURM started", () => {
+    let k: DataFlowKernel | undefined;
+    afterEach(async () => {
+      await k?.cleanup();
+      k = undefined;
+    });
+
+    it("notices a block that reached its walltime and replaces it for later tasks", async () => {
+      const provider = new SlurmProvider({ walltime: "00:01:00", exclusive: false, statusPollingInterval: 1 });
+      k = await load({
+        executors: [new HighThroughputExecutor({ maxWorkersPerNode: 1, provider })],
+        runDir: path.join(tmp.dir, "walltime"),
+        initializeLogging: false,
+        strategyPeriod: 0.5,
+      });
+      const first = await slurmEnv();
+      // SLURM checks limits about every 30 s, so a 1-minute job ends 60–90 s after it started.
+      let st: JobStatus = { state: "running" };
+      for (let i = 0; i < 200 && st.state === "running"; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        [st] = (await provider.status([first.job!])) as [JobStatus];
+      }
+      expect(st.state).to.equal("failed");
+      expect(st.message).to.match(/walltime \(TIMEOUT\)/);
+      const next = await slurmEnv();
+      expect(next.job).to.match(/^\d+$/);
+      expect(next.job).to.not.equal(first.job);
+    });
+
+    it("runs tasks on both nodes of a 2-node block started with srun, and cancels the block at cleanup", async () => {
+      k = await load({
+        executors: [
+          new HighThroughputExecutor({
+            maxWorkersPerNode: 1,
+            provider: new SlurmProvider({
+              nodesPerBlock: 2,
+              launcher: new SrunLauncher(),
+              exclusive: false,
+              statusPollingInterval: 1,
+            }),
+          }),
+        ],
+        runDir: path.join(tmp.dir, "flow"),
+        initializeLogging: false,
+      });
+      const seen = await Promise.all(Array.from({ length: 8 }, () => slurmEnv()));
+      const jobs = new Set(seen.map((s) => s.job));
+      expect(jobs.size).to.equal(1);
+      expect([...jobs][0]).to.match(/^\d+$/);
+      expect(new Set(seen.map((s) => s.node))).to.deep.equal(new Set(["n1", "n2"]));
+      const job = [...jobs][0]!;
+      await k.cleanup();
+      k = undefined;
+      const r = await new LocalRunner().run(["squeue", "-h", "-t", "all", "-j", job, "-o", "%t"], {
+        timeoutMs: 20_000,
+      });
+      expect(["CA", "CG"]).to.include(r.stdout.trim());
+    });
+  });
+});
