@@ -38,6 +38,7 @@ async function fakeManagers(url: string, first: number, count: number): Promise<
           memory: 1024,
           disk: 1024,
           gpus: [],
+          nodes: [],
           pid: process.pid,
           versions: { taskloom: VERSION, node: process.version },
         },

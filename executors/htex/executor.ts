@@ -27,6 +27,7 @@ import { reviveFiles, isPrimitive, cloneProblem } from "../runtime/wire.js";
 import type { Outcome } from "../runtime/run-task.js";
 import { BlockManager } from "./blocks.js";
 import { writeCerts } from "./curve.js";
+import { quote } from "../../providers/runner.js";
 import { CLI, startInterchange, type InterchangeHandle } from "./interchange-process.js";
 import { Outbox } from "./outbox.js";
 import { pack, unpack, type ManagerInfo, type Message, type TaskEnvelope } from "./protocol.js";
@@ -61,6 +62,16 @@ export interface HighThroughputOptions {
    * @default false
    */
   encrypted?: boolean;
+  /**
+   * MPI mode: each block runs one manager (use `SimpleLauncher`) that lends whole nodes to tasks with
+   * `resources: { numNodes, ranksPerNode }`; tasks start their MPI program with `$TASKLOOM_MPI_PREFIX`
+   * (`srun -N … -n … --nodelist=…`, or Hydra's `mpiexec -n … -ppn … -hosts …`).
+   */
+  mpiLauncher?: "srun" | "mpiexec";
+  /** The launcher's executable in MPI mode, e.g. `"mpiexec.mpich"`. @default mpiLauncher */
+  mpiCommand?: string;
+  /** Extra arguments after the MPI prefix, e.g. `"--mpi=pmi2"`. */
+  mpiOverrides?: string;
 }
 
 const BATCH_BYTES = 1 << 20;
@@ -89,14 +100,24 @@ const KNOWN = [
   "address",
   "workerPort",
   "encrypted",
+  "mpiLauncher",
+  "mpiCommand",
+  "mpiOverrides",
 ];
 
 /** Runs tasks on worker pools that providers start, through an interchange. */
 export class HighThroughputExecutor implements Executor {
   readonly label: string;
   readonly provider: Provider;
+  /** MPI mode, if on. */
+  readonly mpi: { launcher: "srun" | "mpiexec"; command: string; overrides: string } | undefined;
   readonly options: Readonly<
-    Required<Omit<HighThroughputOptions, "label" | "provider" | "memPerWorker" | "maxWorkersPerNode">>
+    Required<
+      Omit<
+        HighThroughputOptions,
+        "label" | "provider" | "memPerWorker" | "maxWorkersPerNode" | "mpiLauncher" | "mpiCommand" | "mpiOverrides"
+      >
+    >
   > & {
     memPerWorker: number | undefined;
     maxWorkersPerNode: number | undefined;
@@ -156,6 +177,28 @@ export class HighThroughputExecutor implements Executor {
         `HighThroughputExecutor options.provider: expected a provider (e.g. new LocalProvider()), got ${describe(options.provider)}`,
       );
     }
+    if (options.mpiLauncher !== undefined && options.mpiLauncher !== "srun" && options.mpiLauncher !== "mpiexec") {
+      throw new ConfigError(
+        `HighThroughputExecutor options.mpiLauncher: expected "srun" or "mpiexec", got ${describe(options.mpiLauncher)}`,
+      );
+    }
+    for (const k of ["mpiCommand", "mpiOverrides"] as const) {
+      const v = options[k];
+      if (v !== undefined && typeof v !== "string") {
+        throw new ConfigError(`HighThroughputExecutor options.${k}: expected a string, got ${describe(v)}`);
+      }
+      if (v !== undefined && options.mpiLauncher === undefined) {
+        throw new ConfigError(`HighThroughputExecutor options.${k} needs options.mpiLauncher ("srun" or "mpiexec")`);
+      }
+    }
+    if (options.mpiLauncher !== undefined) {
+      const launcher = (options.provider as { launcher?: { name?: string } } | undefined)?.launcher?.name;
+      if (launcher !== undefined && launcher !== "SimpleLauncher" && launcher !== "WrappedLauncher") {
+        throw new ConfigError(
+          `HighThroughputExecutor in MPI mode needs one worker pool per block: give its provider launcher: new SimpleLauncher() (it has ${launcher})`,
+        );
+      }
+    }
     if (options.encrypted !== undefined && typeof options.encrypted !== "boolean") {
       throw new ConfigError(
         `HighThroughputExecutor options.encrypted: expected true or false, got ${describe(options.encrypted)}`,
@@ -185,11 +228,24 @@ export class HighThroughputExecutor implements Executor {
       workerPort: options.workerPort ?? 0,
       encrypted: options.encrypted ?? false,
     };
+    this.mpi =
+      options.mpiLauncher === undefined
+        ? undefined
+        : {
+            launcher: options.mpiLauncher,
+            command: options.mpiCommand ?? options.mpiLauncher,
+            overrides: options.mpiOverrides ?? "",
+          };
   }
 
   /** Workers one node runs, from the provider's node size (as the managers compute it). */
   workersPerNode(): number {
     const o = this.options;
+    // MPI mode: one pool per block, as many workers as nodes unless capped; spread over the block for the arithmetic.
+    if (this.mpi !== undefined) {
+      const nodes = this.provider.nodesPerBlock;
+      return Math.max(1, Math.floor((o.maxWorkersPerNode ?? nodes) / nodes));
+    }
     const limits = [Math.floor((this.provider.coresPerNode ?? os.availableParallelism()) / o.coresPerWorker)];
     if (o.maxWorkersPerNode !== undefined) limits.push(o.maxWorkersPerNode);
     if (o.memPerWorker !== undefined && this.provider.memPerNode !== undefined)
@@ -289,6 +345,10 @@ export class HighThroughputExecutor implements Executor {
     if (o.memPerWorker !== undefined) args.push(`--mem-per-worker ${o.memPerWorker}`);
     if (o.accelerators.length > 0) args.push(`--accelerators ${o.accelerators.join(",")}`);
     if (this.#certDir !== undefined) args.push(`--cert-dir ${this.#certDir}`);
+    if (this.mpi !== undefined) {
+      args.push(`--mpi-launcher ${this.mpi.launcher}`, `--mpi-command ${quote(this.mpi.command)}`);
+      if (this.mpi.overrides !== "") args.push(`--mpi-overrides ${quote(this.mpi.overrides)}`);
+    }
     return args.join(" ");
   }
 
@@ -353,9 +413,15 @@ export class HighThroughputExecutor implements Executor {
   }
 
   validateResources(r: Resources): void {
-    if ((r.numNodes ?? 1) > 1) {
+    const n = r.numNodes ?? 1;
+    if (n > 1 && this.mpi === undefined) {
       throw new ConfigError(
-        `HighThroughputExecutor "${this.label}": resources.numNodes = ${r.numNodes} needs MPI mode, which this executor does not run`,
+        `HighThroughputExecutor "${this.label}": resources.numNodes = ${n} needs MPI mode (options.mpiLauncher "srun" or "mpiexec")`,
+      );
+    }
+    if (this.mpi !== undefined && n > this.provider.nodesPerBlock) {
+      throw new ConfigError(
+        `HighThroughputExecutor "${this.label}": resources.numNodes = ${n} is more than a block has (nodesPerBlock = ${this.provider.nodesPerBlock})`,
       );
     }
   }

@@ -56,6 +56,8 @@ interface Manager {
   freeMemory: number;
   freeGpus: number;
   freeDisk: number;
+  /** MPI mode: whole nodes free to lend (0 and unused otherwise). */
+  freeNodes: number;
   lastSeen: number;
   idleSince: number | undefined;
 }
@@ -71,11 +73,19 @@ function fits(m: Manager, r: Resources | undefined, total = false): boolean {
   const memory = total ? m.reg.memory : m.freeMemory;
   const gpus = total ? m.reg.gpus.length : m.freeGpus;
   const disk = total ? m.reg.disk : m.freeDisk;
-  return (r.cores ?? 0) <= cores && (r.memory ?? 0) <= memory && (r.gpus ?? 0) <= gpus && (r.disk ?? 0) <= disk;
+  const nodes = m.reg.nodes.length === 0 ? 1 : total ? m.reg.nodes.length : m.freeNodes;
+  return (
+    (r.cores ?? 0) <= cores &&
+    (r.memory ?? 0) <= memory &&
+    (r.gpus ?? 0) <= gpus &&
+    (r.disk ?? 0) <= disk &&
+    (r.numNodes ?? 1) <= nodes
+  );
 }
 
 function take(m: Manager, r: Resources | undefined, sign: 1 | -1): void {
   m.freeSlots -= sign;
+  if (m.reg.nodes.length > 0) m.freeNodes -= sign * (r?.numNodes ?? 1);
   if (r === undefined) return;
   m.freeCores -= sign * (r.cores ?? 0);
   m.freeMemory -= sign * (r.memory ?? 0);
@@ -149,7 +159,9 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
     }
     if (managers.size === 0 || [...managers.values()].some((m) => fits(m, r, true))) return undefined;
     const sizes = [...managers.values()].map(
-      (m) => `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs/${m.reg.disk} MB disk`,
+      (m) =>
+        `${m.reg.cores} cores/${m.reg.memory} MB/${m.reg.gpus.length} GPUs/${m.reg.disk} MB disk` +
+        (m.reg.nodes.length > 0 ? `/${m.reg.nodes.length} nodes` : ""),
     );
     return `needs ${JSON.stringify(r)}, but no connected node is that large (${[...new Set(sizes)].join(", ")})`;
   };
@@ -303,6 +315,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
           freeMemory: reg.memory,
           freeGpus: reg.gpus.length,
           freeDisk: reg.disk,
+          freeNodes: reg.nodes.length,
           lastSeen: Date.now(),
           idleSince: Date.now(),
         });
@@ -416,6 +429,7 @@ function checkRegistration(reg: Registration | undefined): string | undefined {
   }
   if (reg.workers < 1) return "registration.workers must be at least 1";
   if (!Array.isArray(reg.gpus)) return "registration.gpus must be an array";
+  if (!Array.isArray(reg.nodes)) return "registration.nodes must be an array";
   if (typeof reg.versions !== "object" || reg.versions === null) return "registration.versions is missing";
   if (reg.versions.taskloom !== VERSION) {
     return `taskloom version ${String(reg.versions.taskloom)} does not match the interchange's ${VERSION}`;

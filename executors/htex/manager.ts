@@ -17,6 +17,7 @@ import { killProcessGroup } from "../runtime/shell.js";
 import { Outbox } from "./outbox.js";
 import { VERSION } from "../../lib/version.js";
 import type { ClientKeys } from "./curve.js";
+import { mpiEnv, mpiShape, NodePool, type MpiLauncher } from "./mpi.js";
 import { pack, unpack, PROTOCOL_VERSION, type ResultEnvelope, type TaskEnvelope } from "./protocol.js";
 import type { RunMessage, WorkerMessage } from "./worker.js";
 
@@ -34,6 +35,8 @@ export interface ManagerOptions {
   accelerators: string[];
   /** CurveZMQ keys, when the interchange is encrypted. */
   curve?: ClientKeys;
+  /** MPI mode: how MPI programs start, and the block's nodes. */
+  mpi?: { launcher: MpiLauncher; command: string; overrides: string; nodes: string[] };
 }
 
 interface Worker {
@@ -44,6 +47,8 @@ interface Worker {
   pgid: number;
   timer: NodeJS.Timeout | undefined;
   killedWith: Uint8Array | undefined;
+  /** MPI mode: the nodes lent to the running task. */
+  nodes: string[];
 }
 
 const WORKER_ENTRY = new URL("./worker.js", import.meta.url);
@@ -57,6 +62,7 @@ const MAX_BATCH = 64;
 /** Runs a manager until stopped or orphaned. */
 export async function runManager(o: ManagerOptions): Promise<void> {
   const id = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const pool = o.mpi && new NodePool(o.mpi.nodes);
   const sock = new Dealer({
     routingId: id,
     linger: 0,
@@ -119,7 +125,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const w: Worker = { rank, proc, batch: [], pgid: 0, timer: undefined, killedWith: undefined };
+    const w: Worker = { rank, proc, batch: [], pgid: 0, timer: undefined, killedWith: undefined, nodes: [] };
     proc.on("message", (m: WorkerMessage) => {
       if ("pgid" in m) {
         w.pgid = m.pgid;
@@ -129,6 +135,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       w.timer = undefined;
       w.batch = [];
       w.pgid = 0;
+      returnNodes(w);
       for (const r of m.results) {
         avgMs = avgMs === undefined ? r.ms : avgMs * 0.9 + r.ms * 0.1;
         finished({ id: r.id, payload: r.payload });
@@ -140,6 +147,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       if (stopping) return;
       if (w.timer) clearTimeout(w.timer);
       if (w.pgid !== 0) killProcessGroup(w.pgid);
+      returnNodes(w);
       workers[rank] = spawnWorker(rank);
       const [first, ...rest] = w.batch;
       if (first !== undefined) {
@@ -162,10 +170,36 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     w.proc.kill("SIGKILL");
   };
 
+  // MPI mode: a task's nodes go back to the pool when it ends, and may let a waiting task start.
+  function returnNodes(w: Worker): void {
+    if (pool === undefined || w.nodes.length === 0) return;
+    pool.give(w.nodes);
+    w.nodes = [];
+    setImmediate(() => {
+      for (const x of workers) next(x);
+    });
+  }
+
   function next(w: Worker): void {
     if (w.batch.length > 0 || stopping || queue.length === 0) return;
+    let env: Record<string, string> | undefined;
+    if (pool !== undefined && o.mpi !== undefined) {
+      // Whole nodes per task, first come first served; the interchange never sends more than the block holds.
+      const shape = mpiShape(queue[0]!.resources);
+      const nodes = pool.take(shape.nodes);
+      if (nodes === undefined) return;
+      w.nodes = nodes;
+      env = mpiEnv(o.mpi.launcher, o.mpi.command, o.mpi.overrides, nodes, shape.ranksPerNode);
+    }
     const first = queue.shift()!;
     const batch = [first];
+    if (env !== undefined) {
+      w.batch = batch;
+      w.killedWith = undefined;
+      w.proc.send({ tasks: [{ id: first.id, payload: first.payload, env }] } satisfies RunMessage);
+      armWalltime(w, first);
+      return;
+    }
     if (first.walltime === undefined && avgMs !== undefined && avgMs < TINY_MS) {
       const size = Math.min(MAX_BATCH, Math.ceil((queue.length + 1) / o.workers));
       while (batch.length < size && queue.length > 0 && queue[0]!.walltime === undefined) batch.push(queue.shift()!);
@@ -174,6 +208,10 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     w.killedWith = undefined;
     const msg: RunMessage = { tasks: batch.map((t) => ({ id: t.id, payload: t.payload })) };
     w.proc.send(msg);
+    armWalltime(w, first);
+  }
+
+  function armWalltime(w: Worker, first: TaskEnvelope): void {
     const walltime = first.walltime;
     if (walltime !== undefined) {
       // Shell commands time themselves out on the worker; this stops a JS app stuck in a loop.
@@ -216,6 +254,7 @@ export async function runManager(o: ManagerOptions): Promise<void> {
         memory: o.memory,
         disk: o.disk,
         gpus: o.accelerators,
+        nodes: o.mpi?.nodes ?? [],
         pid: process.pid,
         versions: { taskloom: VERSION, node: process.version },
       },

@@ -101,6 +101,8 @@ export interface Registration {
   disk: number;
   gpus: string[];
   pid: number;
+  /** MPI mode: the block's nodes, lent whole to tasks (empty otherwise). */
+  nodes: string[];
   /** taskloom and Node versions of the manager; taskloom must match the interchange's. */
   versions: { taskloom: string; node: string };
 }

@@ -16,7 +16,8 @@ import { killProcessGroup } from "../runtime/shell.js";
 
 /** Manager -> worker: tasks to run in order. */
 export interface RunMessage {
-  tasks: { id: number; payload: Uint8Array }[];
+  /** `env`: variables the task runs with (MPI mode: its nodes and launcher prefix). */
+  tasks: { id: number; payload: Uint8Array; env?: Record<string, string> }[];
 }
 
 /** Worker -> manager: outcomes (ms is the run time), or the process group of a shell command that started. */
@@ -46,8 +47,10 @@ let shellGroup = 0;
 process.on("message", (m: RunMessage) => {
   void (async () => {
     const results: { id: number; payload: Uint8Array; ms: number }[] = [];
-    for (const { id, payload } of m.tasks) {
+    for (const { id, payload, env } of m.tasks) {
       const task: WireTask = { ...(v8.deserialize(payload) as Omit<WireTask, "id">), id };
+      const saved = env && Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+      if (env) Object.assign(process.env, env);
       let o = runTask(
         task,
         task.fn.kind === "shell"
@@ -64,6 +67,12 @@ process.on("message", (m: RunMessage) => {
           : undefined,
       );
       if (o instanceof Promise) o = await o;
+      if (saved) {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
+      }
       results.push({ id, payload: encode(o, task.fn.name), ms: o[2] });
     }
     send({ results });

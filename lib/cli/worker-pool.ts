@@ -6,12 +6,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
-import { runManager } from "../../executors/htex/manager.js";
+import { runManager, type ManagerOptions } from "../../executors/htex/manager.js";
+import { discoverNodes } from "../../executors/htex/mpi.js";
 import { readClientKeys, type ClientKeys } from "../../executors/htex/curve.js";
 
 const USAGE = `usage: taskloom worker-pool --url tcp://HOST:PORT [--block ID] [--max-workers N] [--cores-per-worker C]
   [--mem-per-worker MB] [--accelerators a,b] [--prefetch N] [--heartbeat-period S] [--heartbeat-threshold S]
-  [--cert-dir DIR]   (CurveZMQ keys of an encrypted interchange)`;
+  [--cert-dir DIR]   (CurveZMQ keys of an encrypted interchange)
+  [--mpi-launcher srun|mpiexec [--mpi-command CMD] [--mpi-overrides ARGS]]   (MPI mode: lend the block's nodes to tasks)`;
 
 export async function workerPoolCommand(args: string[]): Promise<number> {
   let v: Record<string, string | undefined>;
@@ -29,6 +31,9 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
         "heartbeat-period": { type: "string", default: "30" },
         "heartbeat-threshold": { type: "string", default: "120" },
         "cert-dir": { type: "string" },
+        "mpi-launcher": { type: "string" },
+        "mpi-command": { type: "string" },
+        "mpi-overrides": { type: "string", default: "" },
       },
     }).values;
   } catch (e) {
@@ -49,6 +54,7 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
     threshold: number;
   };
   let curve: ClientKeys | undefined;
+  let mpi: ManagerOptions["mpi"];
   const accelerators = v.accelerators ? v.accelerators.split(",").filter(Boolean) : [];
   try {
     if (!/^(tcp|ipc):\/\/\S+$/.test(v.url))
@@ -73,12 +79,22 @@ export async function workerPoolCommand(args: string[]): Promise<number> {
       threshold: num("--heartbeat-threshold", v["heartbeat-threshold"], 120, 0.01),
     };
     if (v["cert-dir"] !== undefined) curve = readClientKeys(v["cert-dir"]);
+    const ml = v["mpi-launcher"];
+    if (ml !== undefined) {
+      if (ml !== "srun" && ml !== "mpiexec")
+        throw new Error(`--mpi-launcher: expected srun or mpiexec, got ${JSON.stringify(ml)}`);
+      const nodes = discoverNodes();
+      mpi = { launcher: ml, command: v["mpi-command"] ?? ml, overrides: v["mpi-overrides"] ?? "", nodes };
+      // One worker per node unless capped: the nodes, not the cores, are what tasks share.
+      o.workers = v["max-workers"] !== undefined ? num("--max-workers", v["max-workers"], 1, 1, true) : nodes.length;
+    }
   } catch (e) {
     process.stderr.write(`taskloom worker-pool: ${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
   await runManager({
     curve,
+    mpi,
     url: v.url,
     block: v.block!,
     workers: o.workers,

@@ -42,3 +42,6 @@ export function stopService(name: "slurm"): void {
   if (!started.delete(name)) return;
   sh(`bash ${path.join(DIR, `${name}-down.sh`)}`);
 }
+
+/** True when Open MPI, MPICH and MPICH's headers (for mpicc) are there. */
+export const MPI_PROBE = "command -v mpiexec.openmpi && command -v mpiexec.mpich && dpkg -s libmpich-dev";

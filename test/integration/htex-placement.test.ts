@@ -125,6 +125,7 @@ describe("HighThroughputExecutor placement", function () {
       memory: 1,
       disk: 1024,
       gpus: [],
+      nodes: [],
       pid: 1,
       versions: { taskloom: VERSION, node: process.version },
     };

@@ -63,6 +63,7 @@ describe("HighThroughputExecutor security", function () {
         memory: 8,
         disk: 1024,
         gpus: [],
+        nodes: [],
         pid: 1,
         versions: { taskloom: VERSION, node: process.version },
       },

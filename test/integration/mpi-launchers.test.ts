@@ -5,14 +5,14 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MpiExecLauncher, MpiRunLauncher, type Launcher } from "taskloom";
-import { ensureService } from "../helpers/services.js";
+import { ensureService, MPI_PROBE } from "../helpers/services.js";
 import { tmpDir } from "../helpers/tmp.js";
 
 describe("MPI launchers with real Open MPI and MPICH", function () {
   this.timeout(120_000);
   const tmp = tmpDir();
   before(function () {
-    ensureService(this, "mpi", "command -v mpiexec.openmpi && command -v mpiexec.mpich");
+    ensureService(this, "mpi", MPI_PROBE);
   });
   after(() => tmp.remove());
 
