@@ -33,8 +33,14 @@ export interface RunOptions {
 /** Runs commands for a provider. */
 export interface CommandRunner {
   readonly label: string;
+  /** Where job scripts and their outputs live on the side that runs the commands (unset: the local run dir). */
+  readonly remoteDir?: string;
   /** Resolves with any exit code; rejects with ProviderError if it cannot start or times out. */
   run(argv: readonly string[], options: RunOptions): Promise<CommandResult>;
+  /** Makes a local file available where commands run; returns its path there. */
+  stage?(localPath: string): Promise<string>;
+  /** Closes connections (at provider shutdown). */
+  close?(): Promise<void>;
 }
 
 /** Shell-quotes one word for display (and for remote shells). */

@@ -38,8 +38,12 @@ export interface Redirects {
 
 // Fields arrive NUL-terminated on fd 3; events leave on fd 4 as "S id pid" and "E id status". The server's own
 // stderr is /dev/null (job control would report every finished job there); commands get the real one, kept on fd 5.
+// fd 6 is a lifeline nobody writes to: when the worker goes (a thread terminated, a process killed) before it
+// learnt a job's process group, the watcher sees end-of-file and kills the running job's group and the server.
 const SCRIPT = `exec 5>&2 2>/dev/null
+__tl_p=$(mktemp)
 set -m
+( read -r -u 6 __tl_x; __tl_j=$(cat "$__tl_p" 2>/dev/null); [ -n "$__tl_j" ] && kill -KILL -- -"$__tl_j"; rm -f "$__tl_p"; kill -KILL $$ ) 3<&- 4>&- &
 while IFS= read -r -d '' __tl_i <&3 && IFS= read -r -d '' __tl_d <&3 && IFS= read -r -d '' __tl_o <&3 &&
   IFS= read -r -d '' __tl_e <&3 && IFS= read -r -d '' __tl_s <&3 && IFS= read -r -d '' __tl_x <&3 &&
   IFS= read -r -d '' __tl_c <&3; do
@@ -48,15 +52,19 @@ while IFS= read -r -d '' __tl_i <&3 && IFS= read -r -d '' __tl_d <&3 && IFS= rea
     set +m
     if [ -n "$__tl_o" ]; then exec >>"$__tl_o"; fi
     if [ -n "$__tl_e" ]; then exec 2>>"$__tl_e"; elif [ -n "$__tl_s" ]; then exec 2>&1; fi
-    exec </dev/null 3<&- 4>&-
+    exec </dev/null 3<&- 4>&- 6<&-
     cd -- "$__tl_d" || exit 127
     if [ -n "$__tl_x" ]; then exec /bin/bash -c "$__tl_c"; fi
-    eval "unset __tl_i __tl_d __tl_o __tl_e __tl_s __tl_x __tl_c; $__tl_c"
-  ) &
+    eval "unset __tl_i __tl_d __tl_o __tl_e __tl_s __tl_x __tl_c __tl_p __tl_r; $__tl_c"
+  ) 6<&- &
+  echo $! > "$__tl_p"
   echo "S $__tl_i $!" >&4
   wait $!
-  echo "E $__tl_i $?" >&4
+  __tl_r=$?
+  : > "$__tl_p"
+  echo "E $__tl_i $__tl_r" >&4
 done
+rm -f "$__tl_p"
 `;
 
 interface Pending {
@@ -76,11 +84,14 @@ class Server {
   constructor(env: string) {
     this.env = env;
     this.proc = spawn("/bin/bash", ["-c", SCRIPT, "/bin/bash"], {
-      stdio: ["ignore", "inherit", "inherit", "pipe", "pipe"],
+      stdio: ["ignore", "inherit", "inherit", "pipe", "pipe", "ignore", "pipe"],
       env: process.env,
     });
     this.#in = this.proc.stdio[3] as Writable;
     this.#in.on("error", () => {});
+    const lifeline = (this.proc.stdio as unknown as Writable[])[6]!;
+    lifeline.on("error", () => {});
+    (lifeline as unknown as { unref?(): void }).unref?.();
     // A server must not keep its worker alive.
     this.proc.unref();
     (this.proc.stdio[3] as unknown as { unref?(): void }).unref?.();

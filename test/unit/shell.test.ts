@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tmpDir } from "../helpers/tmp.js";
+import { spawn } from "node:child_process";
+import { processGone, tmpDir, until } from "../helpers/tmp.js";
 import { AppTimeoutError, ConfigError, MissingOutputsError, ShellExitError } from "../../lib/errors.js";
 import type { ShellSpec } from "../../executors/executor.js";
 import { killProcessGroup, runShell } from "../../executors/runtime/shell.js";
@@ -260,5 +261,25 @@ describe("runShell runs commands as /bin/bash -c would", () => {
     );
     expect(Date.now() - t0).to.be.below(900);
     expect(new Set(pids).size).to.equal(3);
+  });
+});
+
+describe("a shell command outlives no worker", () => {
+  const tmp = tmpDir();
+  after(() => tmp.remove());
+
+  it("dies with its group when the worker process that started it is killed", async () => {
+    const pidFile = path.join(tmp.dir, "job.pid");
+    const runner = path.join(tmp.dir, "runner.mjs");
+    const shellJs = new URL("../../dist/executors/runtime/shell.js", import.meta.url).href;
+    fs.writeFileSync(
+      runner,
+      `import { runShell } from ${JSON.stringify(shellJs)};\nawait runShell("t", "sleep 60 & echo $! > ${pidFile}; wait", undefined, undefined);\n`,
+    );
+    const child = spawn(process.execPath, [runner], { stdio: "ignore" });
+    expect(await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")).to.equal(true);
+    const sleeper = Number(fs.readFileSync(pidFile, "utf8"));
+    child.kill("SIGKILL");
+    expect(await until(() => processGone(sleeper), 5000), "the command survived its worker").to.equal(true);
   });
 });
