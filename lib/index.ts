@@ -69,6 +69,10 @@ export { SlurmProvider } from "../providers/slurm/provider.js";
 export type { SlurmProviderOptions } from "../providers/slurm/provider.js";
 export type { ClusterOptions } from "../providers/cluster.js";
 export { LocalRunner } from "../providers/runner.js";
+export { SSHRunner } from "../providers/ssh/runner.js";
+export type { SSHOptions } from "../providers/ssh/runner.js";
+export { AdHocProvider } from "../providers/adhoc/provider.js";
+export type { AdHocProviderOptions } from "../providers/adhoc/provider.js";
 export type { CommandRunner, CommandResult, RunOptions } from "../providers/runner.js";
 export type { Provider, ProviderContext, JobState, JobStatus, BlockOptions } from "../providers/provider.js";
 export {

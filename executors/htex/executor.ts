@@ -72,6 +72,12 @@ export interface HighThroughputOptions {
   mpiCommand?: string;
   /** Extra arguments after the MPI prefix, e.g. `"--mpi=pmi2"`. */
   mpiOverrides?: string;
+  /**
+   * How blocks start a worker pool, before its options. Set it when the nodes have taskloom elsewhere than this
+   * process (e.g. `"npx taskloom"`, or a container command).
+   * @default this Node and this taskloom: `<node> <taskloom>/dist/lib/cli/main.js`
+   */
+  workerCommand?: string;
 }
 
 const BATCH_BYTES = 1 << 20;
@@ -103,19 +109,29 @@ const KNOWN = [
   "mpiLauncher",
   "mpiCommand",
   "mpiOverrides",
+  "workerCommand",
 ];
 
 /** Runs tasks on worker pools that providers start, through an interchange. */
 export class HighThroughputExecutor implements Executor {
   readonly label: string;
   readonly provider: Provider;
+  /** What blocks run to start a worker pool (before `worker-pool` and its options). */
+  readonly workerCommand: string;
   /** MPI mode, if on. */
   readonly mpi: { launcher: "srun" | "mpiexec"; command: string; overrides: string } | undefined;
   readonly options: Readonly<
     Required<
       Omit<
         HighThroughputOptions,
-        "label" | "provider" | "memPerWorker" | "maxWorkersPerNode" | "mpiLauncher" | "mpiCommand" | "mpiOverrides"
+        | "label"
+        | "provider"
+        | "memPerWorker"
+        | "maxWorkersPerNode"
+        | "mpiLauncher"
+        | "mpiCommand"
+        | "mpiOverrides"
+        | "workerCommand"
       >
     >
   > & {
@@ -182,6 +198,15 @@ export class HighThroughputExecutor implements Executor {
         `HighThroughputExecutor options.mpiLauncher: expected "srun" or "mpiexec", got ${describe(options.mpiLauncher)}`,
       );
     }
+    if (
+      options.workerCommand !== undefined &&
+      !(typeof options.workerCommand === "string" && options.workerCommand.trim() !== "")
+    ) {
+      throw new ConfigError(
+        `HighThroughputExecutor options.workerCommand: expected a command line, got ${describe(options.workerCommand)}`,
+      );
+    }
+    this.workerCommand = options.workerCommand ?? `${quote(process.execPath)} ${quote(CLI)}`;
     for (const k of ["mpiCommand", "mpiOverrides"] as const) {
       const v = options[k];
       if (v !== undefined && typeof v !== "string") {
@@ -331,8 +356,7 @@ export class HighThroughputExecutor implements Executor {
   #command(blockId: string): string {
     const o = this.options;
     const args = [
-      process.execPath,
-      CLI,
+      this.workerCommand,
       "worker-pool",
       `--url ${this.#ix!.workerUrl}`,
       `--block ${blockId}`,

@@ -45,3 +45,27 @@ export function stopService(name: "slurm"): void {
 
 /** True when Open MPI, MPICH and MPICH's headers (for mpicc) are there. */
 export const MPI_PROBE = "command -v mpiexec.openmpi && command -v mpiexec.mpich && dpkg -s libmpich-dev";
+
+/** A private sshd on a free loopback port (test/services/sshd-up.sh), for root, key-only. */
+export interface Sshd {
+  port: number;
+  /** Holds hostkey(.pub), clientkey, authorized_keys, sshd.pid, sshd.log. */
+  dir: string;
+  stop(): void;
+}
+
+/** Starts an sshd for this suite; skipped (or, under CI, failed) where it cannot run. */
+export function startSshd(ctx: Mocha.Context, dir: string, port: number): Sshd {
+  const fail = (why: string): never => {
+    if (process.env.CI === "true") throw new Error(`sshd is needed and could not be set up: ${why}`);
+    ctx.skip();
+  };
+  if (process.getuid?.() !== 0) fail("not root");
+  if (!aptUpdated && !sh("test -x /usr/sbin/sshd").ok) {
+    sh("apt-get update -q");
+    aptUpdated = true;
+  }
+  const up = sh(`bash ${path.join(DIR, "sshd-up.sh")}`, { SSHD_PORT: String(port), SSHD_DIR: dir });
+  if (!up.ok) fail(up.out.split("\n").slice(-10).join("\n"));
+  return { port, dir, stop: () => void sh(`kill "$(cat ${dir}/sshd.pid)" 2>/dev/null`) };
+}
