@@ -139,11 +139,16 @@ export abstract class ClusterProvider implements Provider {
     return this.#dir;
   }
 
-  /** Writes a job script; returns its path. */
-  protected writeScript(jobName: string, text: string): string {
+  /** Where job scripts and their outputs are for the scheduler: the channel's `remoteDir`, else the run dir. */
+  protected get jobDir(): string {
+    return this.channel.remoteDir ?? this.scriptDir;
+  }
+
+  /** Writes a job script here and stages it where the scheduler runs; returns the path the scheduler sees. */
+  protected async writeScript(jobName: string, text: string): Promise<string> {
     const file = path.join(this.scriptDir, `${jobName}.sh`);
     fs.writeFileSync(file, text, { mode: 0o755 });
-    return file;
+    return this.channel.stage ? this.channel.stage(file) : file;
   }
 
   /** Runs a scheduler command; resolves whatever its exit code. */
@@ -162,28 +167,34 @@ export abstract class ClusterProvider implements Provider {
     return r;
   }
 
-  /** The exit code the job script wrote, if it got that far. */
-  protected exitCodeOf(jobName: string): number | undefined {
-    try {
-      const t = fs.readFileSync(path.join(this.scriptDir, `${jobName}.ec`), "utf8").trim();
-      return t === "" ? undefined : Number(t);
-    } catch {
-      return undefined;
+  // A small file of the job's, here or (remote channel) where the scheduler runs.
+  async #read(file: string, lastLines?: number): Promise<string | undefined> {
+    if (this.channel.remoteDir === undefined) {
+      try {
+        const t = fs.readFileSync(file, "utf8");
+        return lastLines === undefined ? t : t.trimEnd().split("\n").slice(-lastLines).join("\n");
+      } catch {
+        return undefined;
+      }
     }
+    const r = await this.exec(lastLines === undefined ? ["cat", file] : ["tail", "-n", String(lastLines), file]);
+    return r.code === 0 ? r.stdout : undefined;
+  }
+
+  /** The exit code the job script wrote, if it got that far. */
+  protected async exitCodeOf(jobName: string): Promise<number | undefined> {
+    const t = (await this.#read(path.posix.join(this.jobDir, `${jobName}.ec`)))?.trim();
+    return t === undefined || t === "" ? undefined : Number(t);
   }
 
   /** Paths and the tail of stderr, for a status. */
-  protected outputs(jobName: string): Pick<JobStatus, "stdoutPath" | "stderrPath"> & { stderrTail: string } {
-    const stdoutPath = path.join(this.scriptDir, `${jobName}.out`);
-    const stderrPath = path.join(this.scriptDir, `${jobName}.err`);
-    let tail = "(none)";
-    try {
-      const t = fs.readFileSync(stderrPath, "utf8").trimEnd();
-      tail = t === "" ? "(empty)" : t.split("\n").slice(-5).join("\n");
-    } catch {
-      // not written (yet)
-    }
-    return { stdoutPath, stderrPath, stderrTail: tail };
+  protected async outputs(
+    jobName: string,
+  ): Promise<Pick<JobStatus, "stdoutPath" | "stderrPath"> & { stderrTail: string }> {
+    const stdoutPath = path.posix.join(this.jobDir, `${jobName}.out`);
+    const stderrPath = path.posix.join(this.jobDir, `${jobName}.err`);
+    const t = (await this.#read(stderrPath, 5))?.trimEnd();
+    return { stdoutPath, stderrPath, stderrTail: t === undefined ? "(none)" : t === "" ? "(empty)" : t };
   }
 
   abstract submit(command: string, tasksPerNode: number, jobName: string): Promise<string>;

@@ -115,7 +115,7 @@ export class SlurmProvider extends ClusterProvider {
   script(command: string, tasksPerNode: number, jobName: string): string {
     return slurmScript({
       jobName,
-      scriptDir: this.scriptDir,
+      scriptDir: this.jobDir,
       nodes: this.nodesPerBlock,
       tasksPerNode,
       walltime: this.walltime,
@@ -135,7 +135,7 @@ export class SlurmProvider extends ClusterProvider {
   }
 
   async submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
-    const file = this.writeScript(jobName, this.script(command, tasksPerNode, jobName));
+    const file = await this.writeScript(jobName, this.script(command, tasksPerNode, jobName));
     const r = await this.execOk(["sbatch", "--parsable", file]);
     const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
     if (id === undefined) {
@@ -174,7 +174,7 @@ export class SlurmProvider extends ClusterProvider {
 
   // The job's exit code: from the script (it writes `.ec` when its command returns), else from SLURM's record.
   async #exitCode(id: string, name: string): Promise<number | undefined> {
-    const own = this.exitCodeOf(name);
+    const own = await this.exitCodeOf(name);
     if (own !== undefined) return own;
     const r = await this.exec(["scontrol", "show", "job", "-o", id]);
     const m = /\bExitCode=(\d+):(\d+)/.exec(r.stdout);
@@ -183,7 +183,7 @@ export class SlurmProvider extends ClusterProvider {
   }
 
   async #toStatus(id: string, name: string, code: string | undefined): Promise<JobStatus> {
-    const out = this.outputs(name);
+    const out = await this.outputs(name);
     const paths = { stdoutPath: out.stdoutPath, stderrPath: out.stderrPath };
     const ended = code === undefined || ["CD", "F", "TO", "NF", "OOM", "PR", "BF", "DL", "RV", "SE"].includes(code);
     const exitCode = ended ? await this.#exitCode(id, name) : undefined;

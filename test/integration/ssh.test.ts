@@ -4,8 +4,18 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { load, AdHocProvider, HighThroughputExecutor, ProviderError, SSHRunner, type DataFlowKernel } from "taskloom";
-import { startSshd, type Sshd } from "../helpers/services.js";
+import {
+  load,
+  AdHocProvider,
+  HighThroughputExecutor,
+  ProviderError,
+  SimpleLauncher,
+  SlurmProvider,
+  SSHRunner,
+  type DataFlowKernel,
+} from "taskloom";
+import { nullLogger } from "../../lib/logging.js";
+import { ensureService, startSshd, stopService, type Sshd } from "../helpers/services.js";
 import { childrenOf, processGone, rejection, tmpDir, until } from "../helpers/tmp.js";
 import { viaSsh } from "../fixtures/ssh-apps.js";
 
@@ -128,6 +138,37 @@ describe("SSH: SSHRunner and AdHocProvider on a real sshd", function () {
     } finally {
       await r.close();
     }
+  });
+
+  describe("SlurmProvider submitting over SSH", () => {
+    before(function () {
+      ensureService(this, "slurm", "sinfo -h -o '%T %D' | grep -q '^idle 2$'");
+    });
+    after(() => stopService("slurm"));
+
+    it("runs sbatch, squeue and scancel on the login host and reads the job's files there", async () => {
+      const remoteDir = path.join(tmp.dir, "login", "jobs");
+      const r = runner({ remoteDir });
+      const p = new SlurmProvider({ channel: r, launcher: new SimpleLauncher(), exclusive: false });
+      await p.start({ runDir: path.join(tmp.dir, "slurm-ssh"), logger: nullLogger });
+      try {
+        const failing = await p.submit("echo 'no such partition config' >&2; exit 4", 1, "block-0");
+        const long = await p.submit("sleep 60", 1, "block-1");
+        expect(fs.readFileSync(path.join(remoteDir, "block-0.sh"), "utf8")).to.contain(
+          `#SBATCH --output=${remoteDir}/block-0.out`,
+        );
+        let st = (await p.status([failing]))[0]!;
+        for (let i = 0; i < 100 && st.state !== "failed"; i++) {
+          await new Promise((res) => setTimeout(res, 100));
+          st = (await p.status([failing]))[0]!;
+        }
+        expect(st).to.deep.include({ state: "failed", exitCode: 4 });
+        expect(st.message).to.match(/exit code 4; stderr: no such partition config/);
+        expect(await p.cancel([long])).to.deep.equal([true]);
+      } finally {
+        await r.close();
+      }
+    });
   });
 
   describe("a workflow on a worker pool started over SSH", () => {
