@@ -68,6 +68,8 @@ export type { LocalProviderOptions } from "../providers/local/provider.js";
 export { SlurmProvider } from "../providers/slurm/provider.js";
 export type { SlurmProviderOptions } from "../providers/slurm/provider.js";
 export type { ClusterOptions } from "../providers/cluster.js";
+export { GridEngineProvider } from "../providers/gridengine/provider.js";
+export type { GridEngineProviderOptions } from "../providers/gridengine/provider.js";
 export { LocalRunner } from "../providers/runner.js";
 export { SSHRunner } from "../providers/ssh/runner.js";
 export type { SSHOptions } from "../providers/ssh/runner.js";

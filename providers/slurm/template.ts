@@ -46,8 +46,10 @@ ${s.coresPerNode !== undefined ? `export TASKLOOM_CORES=${s.coresPerNode}\n` : "
   }export JOBNAME=${s.jobName}
 export TASKLOOM_SCRIPT_DIR=${s.scriptDir}
 cd "\${SLURM_SUBMIT_DIR:-.}"
+(
 ${s.workerInit}
 ${s.launched}
+)
 echo $? > ${base}.ec
 `;
 }

@@ -20,7 +20,7 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}): { ok: boolean; out: st
 }
 
 /** Installs (if missing) and starts a service with test/services/<name>-up.sh; stops it at process exit. */
-export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi", probe: string): void {
+export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi" | "gridengine", probe: string): void {
   if (sh(probe).ok && started.has(name)) return;
   const fail = (why: string): never => {
     if (process.env.CI === "true") throw new Error(`${name} is needed and could not be set up: ${why}`);
@@ -38,7 +38,7 @@ export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi", probe: 
 }
 
 /** Stops what ensureService started (by pidfile), e.g. in an `after` hook. */
-export function stopService(name: "slurm"): void {
+export function stopService(name: "slurm" | "gridengine"): void {
   if (!started.delete(name)) return;
   sh(`bash ${path.join(DIR, `${name}-down.sh`)}`);
 }
