@@ -30,6 +30,8 @@ export TASKLOOM_SCRIPT_DIR=${s.scriptDir}
 ${s.workerInit}
 ${s.launched}
 )
-echo $? > ${base}.ec
+TASKLOOM_RC=$?
+echo $TASKLOOM_RC > ${base}.ec
+exit $TASKLOOM_RC
 `;
 }

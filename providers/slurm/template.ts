@@ -50,6 +50,8 @@ cd "\${SLURM_SUBMIT_DIR:-.}"
 ${s.workerInit}
 ${s.launched}
 )
-echo $? > ${base}.ec
+TASKLOOM_RC=$?
+echo $TASKLOOM_RC > ${base}.ec
+exit $TASKLOOM_RC
 `;
 }
