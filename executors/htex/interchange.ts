@@ -351,6 +351,9 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         }
         schedule();
         return;
+      case "bye":
+        if (m) dropManager(m, String(msg.reason));
+        return;
       case "worker-lost":
         for (const tid of msg.ids) release(tid);
         sendClient({

@@ -267,8 +267,22 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     }
     out.send(pack({ t: "heartbeat" }));
   }, o.heartbeatPeriod * 1000);
-  process.on("SIGTERM", () => shutdown(0));
-  process.on("SIGINT", () => shutdown(0));
+  // Signalled (a batch system ending the job, a cancel): stop the workers, tell the interchange, then go, so no
+  // task is sent here in the meantime.
+  const leave = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of workers) {
+      if (w.pgid !== 0) killProcessGroup(w.pgid);
+      w.proc.kill("SIGKILL");
+    }
+    out.send(pack({ t: "bye", reason: `its worker pool got ${signal}` }));
+    const exit = (): void => shutdown(0);
+    setTimeout(exit, 1000).unref();
+    void out.drained().then(() => setTimeout(exit, 50));
+  };
+  process.on("SIGTERM", () => leave("SIGTERM"));
+  process.on("SIGINT", () => leave("SIGINT"));
 
   for await (const frames of sock) {
     lastHeard = Date.now();

@@ -19,6 +19,11 @@ export class Outbox {
     this.#onError = onError;
   }
 
+  /** Resolves when every queued message has been handed to ZeroMQ. */
+  async drained(): Promise<void> {
+    while (this.#draining || this.#queue.length > 0) await new Promise((r) => setImmediate(r));
+  }
+
   /** Queues one multipart message. */
   send(frames: Frames): void {
     this.#queue.push(frames);

@@ -137,6 +137,8 @@ export type Message =
   /** The manager's window: how many tasks it wants held at once (workers + prefetch + more for tiny tasks). */
   | { t: "credit"; slots: number }
   | { t: "worker-lost"; ids: number[]; detail: string }
+  /** The manager is stopping (signalled, e.g. by its batch system at walltime): send it nothing more. */
+  | { t: "bye"; reason: string }
   // interchange -> manager
   | { t: "tasks"; tasks: TaskEnvelope[] }
   | { t: "kill"; ids: number[] }

@@ -89,6 +89,24 @@ describe("HighThroughputExecutor faults", function () {
     expect(again.ppid).to.not.equal(manager);
   });
 
+  it("a manager told to stop (SIGTERM, as a batch system at walltime) is dropped at once, not after the heartbeat threshold", async () => {
+    await start({}, { strategyPeriod: 0.2 });
+    const where = await whereAmI();
+    const f = file("pid");
+    const victim = pidThenSleep(f, 30_000);
+    await pidIn(f);
+    const t0 = Date.now();
+    process.kill(where.ppid, "SIGTERM");
+    const e = await rejection(victim);
+    expect(e).to.be.instanceOf(ManagerLostError);
+    expect(Date.now() - t0).to.be.below(10_000);
+    const log = fs.readFileSync(path.join(k!.runDir, "htex", "interchange.log"), "utf8");
+    expect(log).to.match(/manager lost.*its worker pool got SIGTERM/);
+    // Nothing is sent to the stopped pool: the next task runs on the block that replaces it.
+    const next = await whereAmI();
+    expect(next.ppid).to.not.equal(where.ppid);
+  });
+
   it("a manager killed takes its workers (and their shell commands) with it", async () => {
     await start();
     const where = await whereAmI();
