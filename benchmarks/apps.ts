@@ -7,3 +7,7 @@ export const gather = app((...xs: number[]) => xs.length);
 export const size = app((b: Uint8Array) => b.byteLength);
 export const shTrue = shellApp(() => "true");
 export const echoHi = shellApp((_opts?: { stdout: string }) => "echo hi");
+export const sleepMs = app(async (ms: number) => {
+  await new Promise((r) => setTimeout(r, ms));
+  return ms;
+});

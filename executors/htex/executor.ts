@@ -147,6 +147,7 @@ export class HighThroughputExecutor implements Executor {
   readonly #pending = new Map<number, ExecTask>();
   #batch: TaskEnvelope[] = [];
   #batchBytes = 0;
+  readonly #appIds = new Map<string, number>();
   #flushScheduled = false;
   #bad: Error | undefined;
   #closing = false;
@@ -471,7 +472,9 @@ export class HighThroughputExecutor implements Executor {
       );
     }
     this.#pending.set(task.id, task);
-    const env: TaskEnvelope = { id: task.id, payload };
+    let app = this.#appIds.get(task.fn.key);
+    if (app === undefined) this.#appIds.set(task.fn.key, (app = this.#appIds.size));
+    const env: TaskEnvelope = { id: task.id, payload, app };
     if (task.priority !== undefined) env.priority = task.priority;
     if (task.resources !== undefined) env.resources = task.resources;
     if (task.walltime !== undefined && task.fn.kind === "app") env.walltime = task.walltime;

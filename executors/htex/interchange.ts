@@ -168,30 +168,43 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
 
   function dispatch(): void {
     dispatchScheduled = false;
-    if (queue.size === 0) return;
-    const order = [...managers.values()].filter((m) => m.freeSlots > 0).sort((a, b) => b.freeSlots - a.freeSlots);
-    for (const m of order) {
-      const batch: TaskEnvelope[] = [];
-      const skipped: TaskEnvelope[] = [];
-      while (m.freeSlots > 0) {
-        const t = queue.shift();
-        if (t === undefined) break;
-        if (!fits(m, t.resources)) {
-          skipped.push(t);
-          if (skipped.length > 64) break; // head-of-line tasks too big for this manager now: leave them for others
-          continue;
+    const batches = new Map<Manager, TaskEnvelope[]>();
+    // Rounds of an even share each, so one manager with a wide window does not take the whole queue from the
+    // others, until the queue is empty or no manager can take more.
+    for (let progress = true; progress && queue.size > 0;) {
+      progress = false;
+      const order = [...managers.values()].filter((m) => m.freeSlots > 0).sort((a, b) => b.freeSlots - a.freeSlots);
+      if (order.length === 0) break;
+      const share = Math.max(1, Math.ceil(queue.size / order.length));
+      for (const m of order) {
+        const batch = batches.get(m) ?? [];
+        const skipped: TaskEnvelope[] = [];
+        let took = 0;
+        while (m.freeSlots > 0 && took < share) {
+          const t = queue.shift();
+          if (t === undefined) break;
+          if (!fits(m, t.resources)) {
+            skipped.push(t);
+            if (skipped.length > 64) break; // head-of-line tasks too big for this manager now: leave them for others
+            continue;
+          }
+          take(m, t.resources, 1);
+          m.inflight.set(t.id, t.resources);
+          owner.set(t.id, m);
+          batch.push(t);
+          took++;
         }
-        take(m, t.resources, 1);
-        m.inflight.set(t.id, t.resources);
-        owner.set(t.id, m);
-        batch.push(t);
+        queue.unshift(skipped);
+        if (took > 0) {
+          progress = true;
+          batches.set(m, batch);
+        }
+        if (queue.size === 0) break;
       }
-      queue.unshift(skipped);
-      if (batch.length > 0) {
-        m.idleSince = undefined;
-        toWorkers.send([m.id, ...pack({ t: "tasks", tasks: batch })]);
-      }
-      if (queue.size === 0) break;
+    }
+    for (const [m, batch] of batches) {
+      m.idleSince = undefined;
+      toWorkers.send([m.id, ...pack({ t: "tasks", tasks: batch })]);
     }
   }
 

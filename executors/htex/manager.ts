@@ -80,7 +80,10 @@ export async function runManager(o: ManagerOptions): Promise<void> {
   let flushScheduled = false;
   let lastHeard = Date.now();
   let stopping = false;
+  // Mean run time per app (EWMA), and of the app that finished last, which sets the window.
+  const appMs = new Map<number, number>();
   let avgMs: number | undefined;
+  const tiny = (t: TaskEnvelope): boolean => t.walltime === undefined && (appMs.get(t.app ?? -1) ?? Infinity) < TINY_MS;
   let credit = o.workers + o.prefetch;
 
   const flush = (): void => {
@@ -133,13 +136,17 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       }
       if (w.timer) clearTimeout(w.timer);
       w.timer = undefined;
+      const ran = w.batch;
       w.batch = [];
       w.pgid = 0;
       returnNodes(w);
-      for (const r of m.results) {
-        avgMs = avgMs === undefined ? r.ms : avgMs * 0.9 + r.ms * 0.1;
+      m.results.forEach((r, i) => {
+        const app = ran[i]?.app ?? -1;
+        const prev = appMs.get(app);
+        avgMs = prev === undefined ? r.ms : prev * 0.9 + r.ms * 0.1;
+        appMs.set(app, avgMs);
         finished({ id: r.id, payload: r.payload });
-      }
+      });
       updateCredit();
       next(w);
     });
@@ -200,9 +207,10 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       armWalltime(w, first);
       return;
     }
-    if (first.walltime === undefined && avgMs !== undefined && avgMs < TINY_MS) {
+    // Only apps seen to take well under a millisecond share a message; anything else goes alone.
+    if (tiny(first)) {
       const size = Math.min(MAX_BATCH, Math.ceil((queue.length + 1) / o.workers));
-      while (batch.length < size && queue.length > 0 && queue[0]!.walltime === undefined) batch.push(queue.shift()!);
+      while (batch.length < size && queue.length > 0 && tiny(queue[0]!)) batch.push(queue.shift()!);
     }
     w.batch = batch;
     w.killedWith = undefined;

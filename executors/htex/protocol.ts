@@ -72,6 +72,8 @@ export interface TaskEnvelope {
   resources?: Resources;
   /** JS apps only: the manager stops the worker past this many seconds (shell commands time themselves). */
   walltime?: number;
+  /** Which app (a small id the client gives each app), so managers learn run times per app. */
+  app?: number;
   /** v8-serialized `{ fn, args, walltime, shell }` of the task. */
   payload: Uint8Array;
   /** On the wire only: the frame that holds a large payload. */

@@ -66,6 +66,16 @@ describe("HighThroughputExecutor placement", function () {
     expect(Math.max(small[0]!.start, small[1]!.start)).to.be.below(Math.min(small[0]!.end, small[1]!.end));
   });
 
+  it("learns run times per app: slow tasks after many tiny ones still spread over every manager", async () => {
+    await start({ maxWorkersPerNode: 1, provider: new LocalProvider({ initBlocks: 2, maxBlocks: 2 }) });
+    // Both managers see tiny tasks and widen their windows.
+    await Promise.all(Array.from({ length: 4000 }, () => whereAmI()));
+    const slow = await Promise.all([1, 2, 3, 4].map(() => span(300)));
+    expect(new Set(slow.map((x) => x.pid)).size).to.equal(2);
+    const sorted = slow.map((x) => x.start).sort((a, b) => a - b);
+    expect(sorted[1]! - sorted[0]!).to.be.below(250);
+  });
+
   it("fails at once a task no node can hold, naming what it asked for and what a node has", async () => {
     await start();
     const t0 = Date.now();
