@@ -67,7 +67,7 @@ export { LocalProvider } from "../providers/local/provider.js";
 export type { LocalProviderOptions } from "../providers/local/provider.js";
 export { SlurmProvider } from "../providers/slurm/provider.js";
 export type { SlurmProviderOptions } from "../providers/slurm/provider.js";
-export type { ClusterOptions } from "../providers/cluster.js";
+export type { ClusterOptions, ClusterJob } from "../providers/cluster.js";
 export { GridEngineProvider } from "../providers/gridengine/provider.js";
 export type { GridEngineProviderOptions } from "../providers/gridengine/provider.js";
 export { LocalRunner } from "../providers/runner.js";

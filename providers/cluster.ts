@@ -13,6 +13,8 @@ import type { Launcher } from "../launchers/launcher.js";
 import { SingleNodeLauncher } from "../launchers/single-node.js";
 import {
   checkBlockOptions,
+  isFinal,
+  unknownJob,
   type BlockOptions,
   type JobStatus,
   type Provider,
@@ -54,6 +56,14 @@ export const CLUSTER_KEYS = [
   "statusPollingInterval",
   "channel",
 ] as const;
+
+/** A job this provider submitted. */
+export interface ClusterJob {
+  name: string;
+  last: JobStatus;
+  /** When the scheduler stopped listing it. */
+  goneSince?: number;
+}
 
 /** Base of the batch-scheduler providers. */
 export abstract class ClusterProvider implements Provider {
@@ -195,6 +205,58 @@ export abstract class ClusterProvider implements Provider {
     const stderrPath = path.posix.join(this.jobDir, `${jobName}.err`);
     const t = (await this.#read(stderrPath, 5))?.trimEnd();
     return { stdoutPath, stderrPath, stderrTail: t === undefined ? "(none)" : t === "" ? "(empty)" : t };
+  }
+
+  /** Jobs by id. */
+  protected readonly jobs = new Map<string, ClusterJob>();
+
+  /** Writes and stages the script, runs `submitArgv(path)`, and records the job id it printed first. */
+  protected async submitScript(jobName: string, text: string, submitArgv: (file: string) => string[]): Promise<string> {
+    const file = await this.writeScript(jobName, text);
+    const argv = submitArgv(file);
+    const r = await this.execOk(argv);
+    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
+    if (id === undefined) {
+      throw new ProviderError(`\`${argv.map(quote).join(" ")}\` printed no job id: ${JSON.stringify(r.stdout.trim())}`);
+    }
+    this.jobs.set(id, { name: jobName, last: { state: "pending" } });
+    return id;
+  }
+
+  /**
+   * Statuses in the order asked: `poll` lists the scheduler's state code of each live job it still knows (one
+   * command for all), `judge` turns a code (undefined: no longer listed) into a status; ended jobs keep theirs.
+   */
+  protected async statusOf(
+    jobIds: readonly string[],
+    poll: (live: string[]) => Promise<Map<string, string>>,
+    judge: (id: string, job: ClusterJob, code: string | undefined) => Promise<JobStatus>,
+  ): Promise<JobStatus[]> {
+    const live = jobIds.filter((id) => this.jobs.has(id) && !isFinal(this.jobs.get(id)!.last));
+    const seen = live.length > 0 ? await poll(live) : new Map<string, string>();
+    const out: JobStatus[] = [];
+    for (const id of jobIds) {
+      const job = this.jobs.get(id);
+      if (job === undefined) {
+        out.push(unknownJob(id));
+        continue;
+      }
+      if (live.includes(id)) job.last = await judge(id, job, seen.get(id));
+      out.push(job.last);
+    }
+    return out;
+  }
+
+  /** Runs `cancelArgv(ids)` for the live jobs among `jobIds` and marks them cancelled. */
+  protected async cancelWith(jobIds: readonly string[], cancelArgv: (ids: string[]) => string[]): Promise<boolean[]> {
+    const live = jobIds.filter((id) => this.jobs.has(id) && !isFinal(this.jobs.get(id)!.last));
+    if (live.length > 0) await this.execOk(cancelArgv(live));
+    return jobIds.map((id) => {
+      if (!live.includes(id)) return false;
+      const job = this.jobs.get(id)!;
+      job.last = { ...job.last, state: "cancelled" };
+      return true;
+    });
   }
 
   abstract submit(command: string, tasksPerNode: number, jobName: string): Promise<string>;

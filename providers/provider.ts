@@ -21,6 +21,16 @@ export type JobState = "pending" | "running" | "completed" | "failed" | "cancell
 /** States a job never leaves. */
 export const TERMINAL_JOB_STATES: ReadonlySet<JobState> = new Set<JobState>(["completed", "failed", "cancelled"]);
 
+/** Has the job ended (completed, failed or cancelled)? */
+export function isFinal(s: JobStatus): boolean {
+  return TERMINAL_JOB_STATES.has(s.state);
+}
+
+/** The status of a job id this provider never issued. */
+export function unknownJob(id: string): JobStatus {
+  return { state: "unknown", message: `no job ${id} was submitted by this provider` };
+}
+
 /** What a provider knows of one job. */
 export interface JobStatus {
   state: JobState;

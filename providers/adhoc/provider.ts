@@ -13,6 +13,8 @@ import type { Launcher } from "../../launchers/launcher.js";
 import { SingleNodeLauncher } from "../../launchers/single-node.js";
 import {
   checkBlockOptions,
+  isFinal,
+  unknownJob,
   type BlockOptions,
   type JobStatus,
   type Provider,
@@ -125,7 +127,7 @@ export class AdHocProvider implements Provider {
 
   async submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
     if (this.#dir === undefined) throw new ProviderError("AdHocProvider.submit before start");
-    const busy = new Set([...this.#jobs.values()].filter((j) => !final(j.last)).map((j) => j.host));
+    const busy = new Set([...this.#jobs.values()].filter((j) => !isFinal(j.last)).map((j) => j.host));
     const host = this.channels.findIndex((_, i) => !busy.has(i));
     if (host < 0) throw new ProviderError(`every one of the ${this.channels.length} hosts already runs a block`);
     const ch = this.channels[host]!;
@@ -164,10 +166,10 @@ ${this.launcher.wrap(command, tasksPerNode, 1)}
     for (const id of jobIds) {
       const job = this.#jobs.get(id);
       if (job === undefined) {
-        out.push({ state: "unknown", message: `no job ${id} was submitted by this provider` });
+        out.push(unknownJob(id));
         continue;
       }
-      if (!final(job.last)) {
+      if (!isFinal(job.last)) {
         const b = quote(job.base);
         const r = await this.#exec(
           job.host,
@@ -201,7 +203,7 @@ ${this.launcher.wrap(command, tasksPerNode, 1)}
     const out: boolean[] = [];
     for (const id of jobIds) {
       const job = this.#jobs.get(id);
-      if (job === undefined || final(job.last)) {
+      if (job === undefined || isFinal(job.last)) {
         out.push(false);
         continue;
       }
@@ -215,8 +217,4 @@ ${this.launcher.wrap(command, tasksPerNode, 1)}
     }
     return out;
   }
-}
-
-function final(s: JobStatus): boolean {
-  return s.state === "completed" || s.state === "failed" || s.state === "cancelled";
 }

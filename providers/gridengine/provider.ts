@@ -4,8 +4,8 @@
  * @module
  */
 import { describe } from "../../lib/app.js";
-import { ConfigError, ProviderError } from "../../lib/errors.js";
-import { CLUSTER_KEYS, ClusterProvider, type ClusterOptions } from "../cluster.js";
+import { ConfigError } from "../../lib/errors.js";
+import { CLUSTER_KEYS, ClusterProvider, type ClusterJob, type ClusterOptions } from "../cluster.js";
 import type { JobState, JobStatus } from "../provider.js";
 import { gridEngineScript } from "./template.js";
 
@@ -20,13 +20,6 @@ export interface GridEngineProviderOptions extends ClusterOptions {
 const KNOWN = [...CLUSTER_KEYS, "queue", "pe"];
 const ACCOUNTING_GRACE_MS = 30_000;
 
-interface Job {
-  name: string;
-  last: JobStatus;
-  /** When qstat stopped listing it (its accounting record comes a few seconds later). */
-  goneSince?: number;
-}
-
 /**
  * Blocks as Grid Engine jobs.
  * @example
@@ -38,7 +31,6 @@ export class GridEngineProvider extends ClusterProvider {
   readonly label = "gridengine";
   readonly queue: string | undefined;
   readonly pe: string | undefined;
-  readonly #jobs = new Map<string, Job>();
 
   constructor(options: GridEngineProviderOptions = {}) {
     super("GridEngineProvider", options, KNOWN);
@@ -68,40 +60,28 @@ export class GridEngineProvider extends ClusterProvider {
     });
   }
 
-  async submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
-    const file = await this.writeScript(jobName, this.script(command, tasksPerNode, jobName));
-    const r = await this.execOk(["qsub", "-terse", file]);
-    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
-    if (id === undefined) throw new ProviderError(`qsub ${file} printed no job id: ${JSON.stringify(r.stdout.trim())}`);
-    this.#jobs.set(id, { name: jobName, last: { state: "pending" } });
-    return id;
+  submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
+    return this.submitScript(jobName, this.script(command, tasksPerNode, jobName), (f) => ["qsub", "-terse", f]);
   }
 
-  async status(jobIds: readonly string[]): Promise<JobStatus[]> {
-    const live = jobIds.filter((id) => this.#jobs.has(id) && !final(this.#jobs.get(id)!.last));
-    const seen = new Map<string, string>();
-    if (live.length > 0) {
-      // One qstat for every block; finished jobs are no longer listed.
-      const r = await this.execOk(["qstat"]);
-      for (const line of r.stdout.split("\n").slice(2)) {
-        const f = line.trim().split(/\s+/);
-        if (f.length >= 5 && /^\d+$/.test(f[0]!)) seen.set(f[0]!, f[4]!);
-      }
-    }
-    const out: JobStatus[] = [];
-    for (const id of jobIds) {
-      const job = this.#jobs.get(id);
-      if (job === undefined) {
-        out.push({ state: "unknown", message: `no job ${id} was submitted by this provider` });
-        continue;
-      }
-      if (live.includes(id)) job.last = await this.#toStatus(id, job, seen.get(id));
-      out.push(job.last);
-    }
-    return out;
+  status(jobIds: readonly string[]): Promise<JobStatus[]> {
+    return this.statusOf(
+      jobIds,
+      async () => {
+        // One qstat for every block; finished jobs are no longer listed.
+        const r = await this.execOk(["qstat"]);
+        const seen = new Map<string, string>();
+        for (const line of r.stdout.split("\n").slice(2)) {
+          const f = line.trim().split(/\s+/);
+          if (f.length >= 5 && /^\d+$/.test(f[0]!)) seen.set(f[0]!, f[4]!);
+        }
+        return seen;
+      },
+      (id, job, code) => this.#toStatus(id, job, code),
+    );
   }
 
-  async #toStatus(id: string, job: Job, code: string | undefined): Promise<JobStatus> {
+  async #toStatus(id: string, job: ClusterJob, code: string | undefined): Promise<JobStatus> {
     const name = job.name;
     const out = await this.outputs(name);
     const paths = { stdoutPath: out.stdoutPath, stderrPath: out.stderrPath };
@@ -132,18 +112,7 @@ export class GridEngineProvider extends ClusterProvider {
     return st;
   }
 
-  async cancel(jobIds: readonly string[]): Promise<boolean[]> {
-    const mine = jobIds.filter((id) => this.#jobs.has(id) && !final(this.#jobs.get(id)!.last));
-    if (mine.length > 0) await this.exec(["qdel", ...mine]);
-    return jobIds.map((id) => {
-      const job = this.#jobs.get(id);
-      if (job === undefined || !mine.includes(id)) return false;
-      job.last = { ...job.last, state: "cancelled" };
-      return true;
-    });
+  cancel(jobIds: readonly string[]): Promise<boolean[]> {
+    return this.cancelWith(jobIds, (ids) => ["qdel", ...ids]);
   }
-}
-
-function final(s: JobStatus): boolean {
-  return s.state === "completed" || s.state === "failed" || s.state === "cancelled";
 }

@@ -60,11 +60,6 @@ const WHY: Record<string, string> = {
   DL: "the job missed its deadline (DEADLINE)",
 };
 
-interface Job {
-  name: string;
-  last: JobStatus;
-}
-
 /**
  * Blocks as SLURM jobs.
  * @example
@@ -85,7 +80,6 @@ export class SlurmProvider extends ClusterProvider {
   readonly clusters: string | undefined;
   readonly gres: string | undefined;
   readonly exclusive: boolean;
-  readonly #jobs = new Map<string, Job>();
 
   constructor(options: SlurmProviderOptions = {}) {
     super("SlurmProvider", options, KNOWN);
@@ -134,42 +128,28 @@ export class SlurmProvider extends ClusterProvider {
     });
   }
 
-  async submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
-    const file = await this.writeScript(jobName, this.script(command, tasksPerNode, jobName));
-    const r = await this.execOk(["sbatch", "--parsable", file]);
-    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
-    if (id === undefined) {
-      throw new ProviderError(`sbatch ${file} printed no job id: ${JSON.stringify(r.stdout.trim())}`);
-    }
-    this.#jobs.set(id, { name: jobName, last: { state: "pending" } });
-    return id;
+  submit(command: string, tasksPerNode: number, jobName: string): Promise<string> {
+    return this.submitScript(jobName, this.script(command, tasksPerNode, jobName), (f) => ["sbatch", "--parsable", f]);
   }
 
-  async status(jobIds: readonly string[]): Promise<JobStatus[]> {
-    const mine = jobIds.filter((id) => this.#jobs.has(id) && !isFinal(this.#jobs.get(id)!.last));
-    const seen = new Map<string, string>();
-    if (mine.length > 0) {
-      // One squeue for every block; `-t all` keeps finished jobs visible for MinJobAge.
-      const r = await this.exec(["squeue", "--noheader", "-t", "all", "-j", mine.join(","), "-o", "%i %t"]);
-      if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) {
-        throw new ProviderError(`\`squeue\` failed with exit code ${r.code}: ${r.stderr.trim() || "(no output)"}`);
-      }
-      for (const line of r.stdout.split("\n")) {
-        const [id, code] = line.trim().split(/\s+/);
-        if (id && code) seen.set(id.split("_")[0]!, code);
-      }
-    }
-    const out: JobStatus[] = [];
-    for (const id of jobIds) {
-      const job = this.#jobs.get(id);
-      if (job === undefined) {
-        out.push({ state: "unknown", message: `no job ${id} was submitted by this provider` });
-        continue;
-      }
-      if (mine.includes(id)) job.last = await this.#toStatus(id, job.name, seen.get(id));
-      out.push(job.last);
-    }
-    return out;
+  status(jobIds: readonly string[]): Promise<JobStatus[]> {
+    return this.statusOf(
+      jobIds,
+      async (live) => {
+        // One squeue for every block; `-t all` keeps finished jobs visible for MinJobAge.
+        const r = await this.exec(["squeue", "--noheader", "-t", "all", "-j", live.join(","), "-o", "%i %t"]);
+        if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) {
+          throw new ProviderError(`\`squeue\` failed with exit code ${r.code}: ${r.stderr.trim() || "(no output)"}`);
+        }
+        const seen = new Map<string, string>();
+        for (const line of r.stdout.split("\n")) {
+          const [id, code] = line.trim().split(/\s+/);
+          if (id && code) seen.set(id.split("_")[0]!, code);
+        }
+        return seen;
+      },
+      (id, job, code) => this.#toStatus(id, job.name, code),
+    );
   }
 
   // The job's exit code: from the script (it writes `.ec` when its command returns), else from SLURM's record.
@@ -203,18 +183,7 @@ export class SlurmProvider extends ClusterProvider {
     return st;
   }
 
-  async cancel(jobIds: readonly string[]): Promise<boolean[]> {
-    const mine = jobIds.filter((id) => this.#jobs.has(id));
-    if (mine.length > 0) await this.execOk(["scancel", ...mine]);
-    return jobIds.map((id) => {
-      const job = this.#jobs.get(id);
-      if (job === undefined) return false;
-      if (!isFinal(job.last)) job.last = { ...job.last, state: "cancelled" };
-      return true;
-    });
+  cancel(jobIds: readonly string[]): Promise<boolean[]> {
+    return this.cancelWith(jobIds, (ids) => ["scancel", ...ids]);
   }
-}
-
-function isFinal(s: JobStatus): boolean {
-  return s.state === "completed" || s.state === "failed" || s.state === "cancelled";
 }
