@@ -8,6 +8,7 @@
  */
 import { describe } from "../lib/app.js";
 import { ConfigError } from "../lib/errors.js";
+import { checkOptionKeys } from "../lib/options.js";
 
 /** Bash that writes `command` to `$TASKLOOM_CMD` (a quoted here-document: nothing in it is expanded now). */
 export function commandFile(command: string): string {
@@ -21,15 +22,7 @@ chmod u+x "$TASKLOOM_CMD"
 
 /** Validates `{ overrides?: string }` options of a launcher and returns the overrides. */
 export function overridesOf(launcher: string, options: unknown, extra: readonly string[] = []): string {
-  if (typeof options !== "object" || options === null) {
-    throw new ConfigError(`${launcher}(options): expected an object, got ${describe(options)}`);
-  }
-  const allowed = ["overrides", ...extra];
-  for (const k of Object.keys(options)) {
-    if (!allowed.includes(k)) {
-      throw new ConfigError(`${launcher} options.${k}: unknown option; allowed: ${allowed.join(", ")}`);
-    }
-  }
+  checkOptionKeys(launcher, options, ["overrides", ...extra]);
   const o = (options as { overrides?: unknown }).overrides;
   if (o !== undefined && typeof o !== "string") {
     throw new ConfigError(`${launcher} options.overrides: expected a string of extra arguments, got ${describe(o)}`);

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe } from "../lib/app.js";
+import { checkOptionKeys } from "../lib/options.js";
 import { ConfigError, ProviderError } from "../lib/errors.js";
 import type { Launcher } from "../launchers/launcher.js";
 import { SingleNodeLauncher } from "../launchers/single-node.js";
@@ -85,13 +86,7 @@ export abstract class ClusterProvider implements Provider {
   #dir: string | undefined;
 
   protected constructor(name: string, options: ClusterOptions, known: readonly string[]) {
-    if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`${name}(options): expected an object, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!known.includes(k))
-        throw new ConfigError(`${name} options.${k}: unknown option; allowed: ${known.join(", ")}`);
-    }
+    checkOptionKeys(name, options, known);
     const b = checkBlockOptions(name, options);
     this.initBlocks = b.initBlocks;
     this.minBlocks = b.minBlocks;

@@ -20,6 +20,7 @@ import { Dealer } from "zeromq";
 import type { ExecTask, Executor, ExecutorContext, Resources } from "../executor.js";
 import { describe } from "../../lib/app.js";
 import { errorFromJSON, type ErrorJSON } from "../../lib/error-codec.js";
+import { checkOptionKeys } from "../../lib/options.js";
 import { ConfigError, ManagerLostError, ProviderError, SerializationError, WorkerLostError } from "../../lib/errors.js";
 import type { Provider } from "../../providers/provider.js";
 import { LocalProvider } from "../../providers/local/provider.js";
@@ -156,14 +157,7 @@ export class HighThroughputExecutor implements Executor {
   readonly #managerQueries: ((m: ManagerInfo[]) => void)[] = [];
 
   constructor(options: HighThroughputOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`HighThroughputExecutor(options): expected an object, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k)) {
-        throw new ConfigError(`HighThroughputExecutor options.${k}: unknown option; allowed: ${KNOWN.join(", ")}`);
-      }
-    }
+    checkOptionKeys("HighThroughputExecutor", options, KNOWN);
     const num = (k: keyof HighThroughputOptions, v: unknown, min: number, int = false): void => {
       if (
         v !== undefined &&

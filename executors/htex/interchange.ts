@@ -257,7 +257,11 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
         for (const id of msg.ids) {
           if (queue.remove(id)) continue;
           const m = owner.get(id);
-          if (m) byManager.set(m, [...(byManager.get(m) ?? []), id]);
+          if (m)
+            byManager
+              .set(m, byManager.get(m) ?? [])
+              .get(m)!
+              .push(id);
         }
         for (const [m, ids] of byManager) toWorkers.send([m.id, ...pack({ t: "kill", ids })]);
         return;

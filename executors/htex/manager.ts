@@ -200,26 +200,15 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     }
     const first = queue.shift()!;
     const batch = [first];
-    if (env !== undefined) {
-      w.batch = batch;
-      w.killedWith = undefined;
-      w.proc.send({ tasks: [{ id: first.id, payload: first.payload, env }] } satisfies RunMessage);
-      armWalltime(w, first);
-      return;
-    }
-    // Only apps seen to take well under a millisecond share a message; anything else goes alone.
-    if (tiny(first)) {
+    // Only apps seen to take well under a millisecond share a message (never an MPI task); the rest go alone.
+    if (env === undefined && tiny(first)) {
       const size = Math.min(MAX_BATCH, Math.ceil((queue.length + 1) / o.workers));
       while (batch.length < size && queue.length > 0 && tiny(queue[0]!)) batch.push(queue.shift()!);
     }
     w.batch = batch;
     w.killedWith = undefined;
-    const msg: RunMessage = { tasks: batch.map((t) => ({ id: t.id, payload: t.payload })) };
+    const msg: RunMessage = { tasks: batch.map((t) => ({ id: t.id, payload: t.payload, ...(env && { env }) })) };
     w.proc.send(msg);
-    armWalltime(w, first);
-  }
-
-  function armWalltime(w: Worker, first: TaskEnvelope): void {
     const walltime = first.walltime;
     if (walltime !== undefined) {
       // Shell commands time themselves out on the worker; this stops a JS app stuck in a loop.

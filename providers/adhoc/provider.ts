@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe } from "../../lib/app.js";
+import { checkOptionKeys } from "../../lib/options.js";
 import { ConfigError, ProviderError } from "../../lib/errors.js";
 import type { Launcher } from "../../launchers/launcher.js";
 import { SingleNodeLauncher } from "../../launchers/single-node.js";
@@ -77,13 +78,7 @@ export class AdHocProvider implements Provider {
   #dir: string | undefined;
 
   constructor(options: AdHocProviderOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`AdHocProvider(options): expected an object with channels, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k))
-        throw new ConfigError(`AdHocProvider options.${k}: unknown option; allowed: ${KNOWN.join(", ")}`);
-    }
+    checkOptionKeys("AdHocProvider", options, KNOWN, "an object with channels");
     const ch: unknown = options.channels;
     if (
       !Array.isArray(ch) ||

@@ -9,8 +9,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe } from "../../lib/app.js";
-import { ConfigError, ProviderError } from "../../lib/errors.js";
+import { checkOptionKeys } from "../../lib/options.js";
+import { ProviderError } from "../../lib/errors.js";
 import { killProcessGroup } from "../../executors/runtime/shell.js";
 import type { Launcher } from "../../launchers/launcher.js";
 import { SingleNodeLauncher } from "../../launchers/single-node.js";
@@ -57,13 +57,7 @@ export class LocalProvider implements Provider {
   readonly #jobs = new Map<string, Job>();
 
   constructor(options: LocalProviderOptions = {}) {
-    if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`LocalProvider(options): expected an object, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k))
-        throw new ConfigError(`LocalProvider options.${k}: unknown option; allowed: ${KNOWN.join(", ")}`);
-    }
+    checkOptionKeys("LocalProvider", options, KNOWN);
     const b = checkBlockOptions("LocalProvider", options);
     this.initBlocks = b.initBlocks;
     this.minBlocks = b.minBlocks;

@@ -17,6 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Client, type ConnectConfig } from "ssh2";
 import { describe } from "../../lib/app.js";
+import { checkOptionKeys } from "../../lib/options.js";
 import { ConfigError, ProviderError } from "../../lib/errors.js";
 import { quote, type CommandResult, type CommandRunner, type RunOptions } from "../runner.js";
 import { addKnownKey, hostEntryName, keyType, knownKeys } from "./known-hosts.js";
@@ -73,13 +74,7 @@ export class SSHRunner implements CommandRunner {
   #conn: Promise<Client> | undefined;
 
   constructor(options: SSHOptions) {
-    if (typeof options !== "object" || options === null) {
-      throw new ConfigError(`SSHRunner(options): expected an object with host, got ${describe(options)}`);
-    }
-    for (const k of Object.keys(options)) {
-      if (!KNOWN.includes(k))
-        throw new ConfigError(`SSHRunner options.${k}: unknown option; allowed: ${KNOWN.join(", ")}`);
-    }
+    checkOptionKeys("SSHRunner", options, KNOWN, "an object with host");
     if (typeof options.host !== "string" || !/^\S+$/.test(options.host)) {
       throw new ConfigError(`SSHRunner options.host: expected a host name or address, got ${describe(options.host)}`);
     }
