@@ -41,6 +41,7 @@ export { isWorker } from "./worker-context.js";
 export { TaskState } from "./states.js";
 export type { Config, CheckpointMode, RetryInfo, LoggingOption } from "./config.js";
 export type { LogLevel, Logger } from "./logging.js";
+export type { StagingErrorDetails } from "./errors.js";
 export {
   TaskloomError,
   DependencyError,
@@ -73,6 +74,17 @@ export type { GridEngineProviderOptions } from "../providers/gridengine/provider
 export { LocalRunner } from "../providers/runner.js";
 export { SSHRunner } from "../providers/ssh/runner.js";
 export type { SSHOptions } from "../providers/ssh/runner.js";
+export { CondorProvider } from "../providers/condor/provider.js";
+export type { CondorProviderOptions } from "../providers/condor/provider.js";
+export { PBSProProvider } from "../providers/pbs/pbspro.js";
+export type { PBSProProviderOptions } from "../providers/pbs/pbspro.js";
+export { TorqueProvider } from "../providers/pbs/torque.js";
+export type { TorqueProviderOptions } from "../providers/pbs/torque.js";
+export type { PbsOptions } from "../providers/pbs/base.js";
+export { LSFProvider } from "../providers/lsf/provider.js";
+export type { LSFProviderOptions } from "../providers/lsf/provider.js";
+export { KubernetesProvider } from "../providers/kubernetes/provider.js";
+export type { KubernetesProviderOptions } from "../providers/kubernetes/provider.js";
 export { AdHocProvider } from "../providers/adhoc/provider.js";
 export type { AdHocProviderOptions } from "../providers/adhoc/provider.js";
 export type { CommandRunner, CommandResult, RunOptions } from "../providers/runner.js";

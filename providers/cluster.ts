@@ -205,12 +205,20 @@ export abstract class ClusterProvider implements Provider {
   /** Jobs by id. */
   protected readonly jobs = new Map<string, ClusterJob>();
 
-  /** Writes and stages the script, runs `submitArgv(path)`, and records the job id it printed first. */
-  protected async submitScript(jobName: string, text: string, submitArgv: (file: string) => string[]): Promise<string> {
+  /**
+   * Writes and stages the script, runs `submitArgv(path)` (with the script on stdin when `stdin` is set), and
+   * records the job id `parseId` finds in its output (default: the leading number).
+   */
+  protected async submitScript(
+    jobName: string,
+    text: string,
+    submitArgv: (file: string) => string[],
+    how: { stdin?: boolean; parseId?: (stdout: string) => string | undefined } = {},
+  ): Promise<string> {
     const file = await this.writeScript(jobName, text);
     const argv = submitArgv(file);
-    const r = await this.execOk(argv);
-    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
+    const r = await this.execOk(argv, how.stdin ? text : undefined);
+    const id = (how.parseId ?? ((out: string) => /^(\d+)/.exec(out.trim())?.[1]))(r.stdout);
     if (id === undefined) {
       throw new ProviderError(`\`${argv.map(quote).join(" ")}\` printed no job id: ${JSON.stringify(r.stdout.trim())}`);
     }

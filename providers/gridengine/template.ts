@@ -2,6 +2,7 @@
  * The qsub script of one GridEngineProvider block.
  * @module
  */
+import { scriptTail } from "../job-script.js";
 
 /** What the template needs. */
 export interface GridEngineScript {
@@ -24,14 +25,5 @@ export function gridEngineScript(s: GridEngineScript): string {
 ${d("-S /bin/bash")}${d(`-N ${s.jobName}`)}${d(`-o ${base}.out`)}${d(`-e ${base}.err`)}${d("-cwd")}${d(
     `-l h_rt=${s.walltime}`,
   )}${d(s.queue && `-q ${s.queue}`)}${d(s.pe && `-pe ${s.pe}`)}${s.schedulerOptions ? s.schedulerOptions.trimEnd() + "\n" : ""}
-export JOBNAME=${s.jobName}
-export TASKLOOM_SCRIPT_DIR=${s.scriptDir}
-(
-${s.workerInit}
-${s.launched}
-)
-TASKLOOM_RC=$?
-echo $TASKLOOM_RC > ${base}.ec
-exit $TASKLOOM_RC
-`;
+${scriptTail(s)}`;
 }

@@ -2,6 +2,7 @@
  * The sbatch script of one SlurmProvider block.
  * @module
  */
+import { scriptTail } from "../job-script.js";
 
 /** What the template needs. */
 export interface SlurmScript {
@@ -41,17 +42,5 @@ ${d(`--job-name=${s.jobName}`)}${d(`--output=${base}.out`)}${d(`--error=${base}.
   )}${d(s.clusters && `--clusters=${s.clusters}`)}${d(s.memPerNode !== undefined && `--mem=${s.memPerNode}M`)}${d(
     cpusPerTask > 0 && `--cpus-per-task=${cpusPerTask}`,
   )}${d(s.gres && `--gres=${s.gres}`)}${s.schedulerOptions ? s.schedulerOptions.trimEnd() + "\n" : ""}
-${s.coresPerNode !== undefined ? `export TASKLOOM_CORES=${s.coresPerNode}\n` : ""}${
-    s.memPerNode !== undefined ? `export TASKLOOM_MEMORY_MB=${s.memPerNode}\n` : ""
-  }export JOBNAME=${s.jobName}
-export TASKLOOM_SCRIPT_DIR=${s.scriptDir}
-cd "\${SLURM_SUBMIT_DIR:-.}"
-(
-${s.workerInit}
-${s.launched}
-)
-TASKLOOM_RC=$?
-echo $TASKLOOM_RC > ${base}.ec
-exit $TASKLOOM_RC
-`;
+${scriptTail({ ...s, cores: s.coresPerNode, memoryMB: s.memPerNode, setup: 'cd "${SLURM_SUBMIT_DIR:-.}"' })}`;
 }

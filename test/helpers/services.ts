@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tmpDir } from "./tmp.js";
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "services");
 const started = new Set<string>();
@@ -20,7 +21,11 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}): { ok: boolean; out: st
 }
 
 /** Installs (if missing) and starts a service with test/services/<name>-up.sh; stops it at process exit. */
-export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi" | "gridengine", probe: string): void {
+export function ensureService(
+  ctx: Mocha.Context,
+  name: "slurm" | "mpi" | "gridengine" | "torque" | "ftp",
+  probe: string,
+): void {
   if (sh(probe).ok && started.has(name)) return;
   const fail = (why: string): never => {
     if (process.env.CI === "true") throw new Error(`${name} is needed and could not be set up: ${why}`);
@@ -38,7 +43,7 @@ export function ensureService(ctx: Mocha.Context, name: "slurm" | "mpi" | "gride
 }
 
 /** Stops what ensureService started (by pidfile), e.g. in an `after` hook. */
-export function stopService(name: "slurm" | "gridengine"): void {
+export function stopService(name: "slurm" | "gridengine" | "torque" | "ftp"): void {
   if (!started.delete(name)) return;
   sh(`bash ${path.join(DIR, `${name}-down.sh`)}`);
 }
@@ -68,4 +73,17 @@ export function startSshd(ctx: Mocha.Context, dir: string, port: number): Sshd {
   const up = sh(`bash ${path.join(DIR, "sshd-up.sh")}`, { SSHD_PORT: String(port), SSHD_DIR: dir });
   if (!up.ok) fail(up.out.split("\n").slice(-10).join("\n"));
   return { port, dir, stop: () => void sh(`kill "$(cat ${dir}/sshd.pid)" 2>/dev/null`) };
+}
+
+/** In a describe block: the service up for the block's tests and stopped after, with a temp dir removed after. */
+export function serviceSuite(name: "slurm" | "gridengine" | "torque", probe: string): { dir: string } {
+  const tmp = tmpDir();
+  before(function () {
+    ensureService(this, name, probe);
+  });
+  after(() => {
+    stopService(name);
+    tmp.remove();
+  });
+  return { dir: tmp.dir };
 }

@@ -10,39 +10,24 @@ import {
   ProviderError,
   SimpleLauncher,
   type DataFlowKernel,
-  type JobStatus,
+  type GridEngineProviderOptions,
 } from "taskloom";
-import { nullLogger } from "../../lib/logging.js";
-import { ensureService, stopService } from "../helpers/services.js";
-import { rejection, tmpDir } from "../helpers/tmp.js";
+import { serviceSuite } from "../helpers/services.js";
+import { providerMaker, settle } from "../helpers/providers.js";
+import { rejection } from "../helpers/tmp.js";
 import { sgeJob } from "../fixtures/sge-apps.js";
 
 describe("GridEngineProvider on a real Grid Engine", function () {
   this.timeout(120_000);
-  const tmp = tmpDir();
-  before(function () {
+  before(() => {
     process.env.SGE_ROOT ??= "/var/lib/gridengine";
     process.env.SGE_CELL ??= "default";
-    ensureService(this, "gridengine", "qstat -f 2>/dev/null | grep -q '^all.q@localhost'");
   });
-  after(() => {
-    stopService("gridengine");
-    tmp.remove();
-  });
-  let n = 0;
-  const provider = async (o: ConstructorParameters<typeof GridEngineProvider>[0] = {}): Promise<GridEngineProvider> => {
-    const p = new GridEngineProvider({ launcher: new SimpleLauncher(), ...o });
-    await p.start({ runDir: path.join(tmp.dir, `run${n++}`), logger: nullLogger });
-    return p;
-  };
-  const settle = async (p: GridEngineProvider, id: string, ok: (s: JobStatus) => boolean): Promise<JobStatus> => {
-    for (let i = 0; i < 300; i++) {
-      const [s] = await p.status([id]);
-      if (ok(s!)) return s!;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${id} never got there`);
-  };
+  const tmp = serviceSuite("gridengine", "qstat -f 2>/dev/null | grep -q '^all.q@localhost'");
+  const provider = providerMaker(
+    tmp.dir,
+    (o: GridEngineProviderOptions) => new GridEngineProvider({ launcher: new SimpleLauncher(), ...o }),
+  );
 
   it("submits with qsub, sees it run, cancels it with qdel", async () => {
     const p = await provider({ queue: "all.q" });

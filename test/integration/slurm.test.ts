@@ -12,84 +12,44 @@ import {
   SimpleLauncher,
   SlurmProvider,
   SrunLauncher,
-  type CommandRunner,
   type DataFlowKernel,
   type JobStatus,
   type SlurmProviderOptions,
 } from "taskloom";
-import { nullLogger } from "../../lib/logging.js";
-import { ensureService, stopService } from "../helpers/services.js";
-import { rejection, tmpDir } from "../helpers/tmp.js";
+import { serviceSuite } from "../helpers/services.js";
+import { providerMaker, settle, CountingRunner, expectFailedBlock, slurmState } from "../helpers/providers.js";
+import { rejection } from "../helpers/tmp.js";
 import { slurmEnv } from "../fixtures/slurm-apps.js";
 
 describe("SlurmProvider on a real SLURM", function () {
   this.timeout(240_000);
-  const tmp = tmpDir();
-  before(function () {
-    ensureService(this, "slurm", "sinfo -h -o '%T %D' | grep -q '^idle 2$'");
-  });
-  after(() => {
-    stopService("slurm");
-    tmp.remove();
-  });
+  const tmp = serviceSuite("slurm", "sinfo -h -o '%T %D' | grep -q '^idle 2$'");
 
-  // A runner that runs real commands and remembers them, to count scheduler calls.
-  class Counting implements CommandRunner {
-    readonly label = "counting";
-    readonly calls: string[][] = [];
-    readonly #inner = new LocalRunner();
-    run(argv: readonly string[], o: Parameters<CommandRunner["run"]>[1]): ReturnType<CommandRunner["run"]> {
-      this.calls.push([...argv]);
-      return this.#inner.run(argv, o);
-    }
-  }
-  let n = 0;
-  const provider = async (o: SlurmProviderOptions = {}): Promise<SlurmProvider> => {
-    const p = new SlurmProvider({ launcher: new SimpleLauncher(), exclusive: false, ...o });
-    await p.start({ runDir: path.join(tmp.dir, `run${n++}`), logger: nullLogger });
-    return p;
-  };
-  const until = async (p: SlurmProvider, id: string, done: (s: JobStatus) => boolean): Promise<JobStatus> => {
-    for (let i = 0; i < 300; i++) {
-      const [s] = await p.status([id]);
-      if (done(s!)) return s!;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`job ${id} never reached the state wanted`);
-  };
+  const provider = providerMaker(
+    tmp.dir,
+    (o: SlurmProviderOptions) => new SlurmProvider({ launcher: new SimpleLauncher(), exclusive: false, ...o }),
+  );
 
   it("submits with sbatch, sees the job run, cancels it with scancel", async () => {
     const p = await provider({ walltime: "00:05:00", schedulerOptions: "#SBATCH --comment=taskloom-test" });
     const id = await p.submit("sleep 60", 1, "block-0");
     expect(id).to.match(/^\d+$/);
-    const script = fs.readFileSync(path.join(tmp.dir, `run${n - 1}`, "submit_scripts", "block-0.sh"), "utf8");
+    const script = fs.readFileSync(path.join(provider.lastRunDir(), "submit_scripts", "block-0.sh"), "utf8");
     expect(script).to.match(/^#!\/bin\/bash\n#SBATCH --job-name=block-0\n/);
     expect(script).to.contain("#SBATCH --time=00:05:00\n");
     expect(script).to.contain("#SBATCH --comment=taskloom-test\n");
-    expect((await until(p, id, (s) => s.state === "running")).state).to.equal("running");
+    expect((await settle(p, id, (s) => s.state === "running")).state).to.equal("running");
     expect(await p.cancel([id])).to.deep.equal([true]);
     expect((await p.status([id]))[0]!.state).to.equal("cancelled");
-    const sq = new LocalRunner();
-    let state = "";
-    for (let i = 0; i < 50 && state !== "CA"; i++) {
-      state = (await sq.run(["squeue", "-h", "-t", "all", "-j", id, "-o", "%t"], { timeoutMs: 20_000 })).stdout.trim();
-      if (state !== "CA") await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(state).to.equal("CA");
+    expect(await slurmState(id, "CA")).to.equal("CA");
   });
 
   it("reports a failed job with its exit code and the tail of its stderr", async () => {
-    const p = await provider();
-    const id = await p.submit("echo 'worker-pool: no such module' >&2; exit 3", 1, "block-1");
-    const st = await until(p, id, (s) => s.state === "failed" || s.state === "completed");
-    expect(st.state).to.equal("failed");
-    expect(st.exitCode).to.equal(3);
-    expect(st.message).to.match(/exit code 3; stderr: worker-pool: no such module/);
-    expect(fs.readFileSync(st.stderrPath!, "utf8")).to.contain("no such module");
+    await expectFailedBlock(await provider(), "block-1");
   });
 
   it("polls every block with one squeue", async () => {
-    const runner = new Counting();
+    const runner = new CountingRunner();
     const p = await provider({ channel: runner });
     const ids = await Promise.all([0, 1, 2].map((i) => p.submit("sleep 30", 1, `block-${i}`)));
     runner.calls.length = 0;

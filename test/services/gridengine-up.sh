@@ -3,12 +3,14 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
-if ! command -v sge_qmaster >/dev/null; then
+# Reinstall whatever is missing, e.g. after torque-up.sh replaced gridengine-client with slurm-wlm-torque (both own qsub).
+missing=; for p in gridengine-master gridengine-exec gridengine-client; do dpkg -s $p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$missing $p"; done
+if [ -n "$missing" ]; then
   printf '%s\n' \
     'gridengine-common shared/gridengineconfig boolean true' \
     'gridengine-common shared/gridenginecell string default' \
     'gridengine-common shared/gridenginemaster string localhost' | debconf-set-selections
-  apt-get install -y -q --no-install-recommends gridengine-master gridengine-exec gridengine-client >/dev/null
+  apt-get install -y -q --no-install-recommends $missing >/dev/null
 fi
 # hostname -> 127.0.0.1 -> "localhost": make SGE treat both names as one host
 echo "localhost $(hostname)" > "$SGE_ROOT/$SGE_CELL/common/host_aliases"
