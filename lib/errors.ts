@@ -152,10 +152,32 @@ export class TaskCancelledError extends TaskloomError {
   }
 }
 
+/** What a {@link StagingError} can tell about the failed transfer, besides its message. */
+export interface StagingErrorDetails {
+  cause?: unknown;
+  /** The remote URL, with any password removed. */
+  url?: string;
+  /** HTTP status or FTP reply code of the last answer, if one came. */
+  status?: number;
+  /** Bytes received (download) or sent (upload) in the last attempt. */
+  bytes?: number;
+  /** Attempts made, retries included. */
+  attempts?: number;
+}
+
 /** Moving a file to or from where a task runs failed. */
 export class StagingError extends TaskloomError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, "TASKLOOM_STAGING", options);
+  // `declare`: no own property unless set, so wire copies carry only what is known.
+  declare readonly url?: string;
+  declare readonly status?: number;
+  declare readonly bytes?: number;
+  declare readonly attempts?: number;
+  constructor(message: string, options?: StagingErrorDetails) {
+    super(message, "TASKLOOM_STAGING", options?.cause === undefined ? undefined : { cause: options.cause });
+    if (options?.url !== undefined) this.url = options.url;
+    if (options?.status !== undefined) this.status = options.status;
+    if (options?.bytes !== undefined) this.bytes = options.bytes;
+    if (options?.attempts !== undefined) this.attempts = options.attempts;
   }
 }
 
