@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../lib/logging.js";
+import type { StagingPlan, StagingSettings } from "../lib/staging/settings.js";
 
 /** Per-task resource request (TaskVine's vocabulary). Memory and disk in MB. */
 export interface Resources {
@@ -46,6 +47,8 @@ export interface ExecTask {
   readonly resources: Resources | undefined;
   readonly priority: number | undefined;
   readonly shell: ShellSpec | undefined;
+  /** Set when the task has remote files to stage in or out on its worker. */
+  readonly staging: StagingPlan | undefined;
 }
 
 /** Extra facts about a finished task, for monitoring. */
@@ -77,6 +80,8 @@ export interface ExecutorContext {
 export interface Executor {
   /** Unique label within a config; apps select executors by it. */
   readonly label: string;
+  /** Where and how its tasks' remote files are staged (unset: in the task, in the node's temp dir). */
+  readonly staging?: StagingSettings;
   /** Starts the executor; called once by `load()`. */
   start(ctx: ExecutorContext): Promise<void>;
   /** Queues a task; the outcome comes back through `ctx.onResult`. */

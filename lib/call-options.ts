@@ -82,7 +82,8 @@ export function parseCallOptions(
 function parseStream(where: string, name: string, v: unknown): readonly [string, "a" | "w"] | undefined {
   if (v === undefined) return undefined;
   if (typeof v === "string" && v !== "") return [v, "a"];
-  if (v instanceof File) return [v.filepath, "w"];
+  // A remote File's URL stands for the local path the worker gives it, and is uploaded after the task.
+  if (v instanceof File) return [v.remote ? v.url : v.filepath, "w"];
   if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string" && v[0] !== "" && (v[1] === "a" || v[1] === "w")) {
     return [v[0], v[1]];
   }
@@ -122,6 +123,6 @@ export function shellSpecOf(p: ParsedCallOptions | undefined): ShellSpec {
   return {
     stdout: p?.stdout,
     stderr: p?.stderr,
-    outputs: p ? p.outputs.map((f) => f.filepath) : [],
+    outputs: p ? p.outputs.map((f) => (f.remote ? f.url : f.filepath)) : [],
   };
 }

@@ -154,10 +154,10 @@ export class AppFuture<T> extends Settleable<T> {
   readonly taskId: number;
   /** One DataFuture per File in the call's `outputs`. */
   outputs: DataFuture[] = NO_OUTPUTS;
-  /** The `stdout` the call asked for (path), if any. */
-  stdout: string | undefined = undefined;
-  /** The `stderr` the call asked for (path), if any. */
-  stderr: string | undefined = undefined;
+  /** The `stdout` the call asked for: its path, or a DataFuture when given as a File; undefined if none. */
+  stdout: string | DataFuture | undefined = undefined;
+  /** The `stderr` the call asked for: its path, or a DataFuture when given as a File; undefined if none. */
+  stderr: string | DataFuture | undefined = undefined;
   // The kernel while the task runs, then its final state: one slot, since a million futures add up.
   #hostOrFinal: FutureHost | TaskState | undefined;
 

@@ -33,6 +33,8 @@ export type {
 export { AppFuture, DataFuture } from "./future.js";
 export type { FutureHost } from "./future.js";
 export { File } from "./file.js";
+export type { FileOptions, FileJSON } from "./file.js";
+export type { StagingMode, StagingOptions, StagingSettings, StagingPlan } from "./staging/settings.js";
 export type { FileScheme } from "./file.js";
 export { load, dfk } from "./dataflow/loader.js";
 export { DataFlowKernel } from "./dataflow/kernel.js";

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { checkStagingOptions, type StagingOptions, type StagingSettings } from "../../lib/staging/settings.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -79,6 +80,8 @@ export interface HighThroughputOptions {
    * @default this Node and this taskloom: `<node> <taskloom>/dist/lib/cli/main.js`
    */
   workerCommand?: string;
+  /** Where and how remote files are staged (in-task: into a cache on each worker node). @default { mode: "in-task" } */
+  staging?: StagingOptions;
 }
 
 const BATCH_BYTES = 1 << 20;
@@ -111,6 +114,7 @@ const KNOWN = [
   "mpiCommand",
   "mpiOverrides",
   "workerCommand",
+  "staging",
 ];
 
 /** Runs tasks on worker pools that providers start, through an interchange. */
@@ -119,6 +123,7 @@ export class HighThroughputExecutor implements Executor {
   readonly provider: Provider;
   /** What blocks run to start a worker pool (before `worker-pool` and its options). */
   readonly workerCommand: string;
+  readonly staging: StagingSettings;
   /** MPI mode, if on. */
   readonly mpi: { launcher: "srun" | "mpiexec"; command: string; overrides: string } | undefined;
   readonly options: Readonly<
@@ -133,6 +138,7 @@ export class HighThroughputExecutor implements Executor {
         | "mpiCommand"
         | "mpiOverrides"
         | "workerCommand"
+        | "staging"
       >
     >
   > & {
@@ -233,6 +239,7 @@ export class HighThroughputExecutor implements Executor {
         `HighThroughputExecutor options.availableAccelerators: expected a count or an array of ids, got ${describe(acc)}`,
       );
     }
+    this.staging = checkStagingOptions("HighThroughputExecutor", options.staging);
     this.label = options.label ?? "htex";
     this.provider = options.provider ?? new LocalProvider();
     this.options = {
@@ -453,7 +460,13 @@ export class HighThroughputExecutor implements Executor {
     if (this.#bad) return this.#ctx!.onResult(task, false, this.#bad);
     let payload: Uint8Array;
     try {
-      payload = v8.serialize({ fn: task.fn, args: task.args, walltime: task.walltime, shell: task.shell });
+      payload = v8.serialize({
+        fn: task.fn,
+        args: task.args,
+        walltime: task.walltime,
+        shell: task.shell,
+        staging: task.staging,
+      });
     } catch (e) {
       const problem =
         task.args.map(cloneProblem).find((p) => p !== undefined) ?? (e instanceof Error ? e.message : String(e));

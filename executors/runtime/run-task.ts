@@ -10,6 +10,8 @@ import { lookupApp } from "../../lib/registry.js";
 import { loadApp } from "./load-app.js";
 import { runShell } from "./shell.js";
 import { reviveFiles } from "./wire.js";
+import type { StagingPlan } from "../../lib/staging/settings.js";
+import { stageTask, type StagedTask } from "../../lib/staging/task-files.js";
 
 /** A task as it travels to a worker. */
 export interface WireTask {
@@ -18,6 +20,8 @@ export interface WireTask {
   args: readonly unknown[];
   walltime: number | undefined;
   shell: ShellSpec | undefined;
+  /** Set when the task has remote files: staged in before it runs and out after. */
+  staging?: StagingPlan | undefined;
 }
 
 /** `[true, value, ms]` or `[false, error, ms]`. */
@@ -34,7 +38,7 @@ export interface RunHooks {
  * single await (most of a no-op task's cost otherwise). Never throws.
  */
 export function runTask(t: WireTask, hooks?: RunHooks): Outcome | Promise<Outcome> {
-  if (t.fn.kind !== "app") return runTaskAsync(t, hooks);
+  if (t.fn.kind !== "app" || t.staging !== undefined) return runTaskAsync(t, hooks);
   const fn = lookupApp(t.fn.key);
   if (fn === undefined) return runTaskAsync(t, hooks);
   const start = performance.now();
@@ -54,14 +58,22 @@ export function runTask(t: WireTask, hooks?: RunHooks): Outcome | Promise<Outcom
 
 async function runTaskAsync(t: WireTask, hooks?: RunHooks): Promise<Outcome> {
   const start = performance.now();
+  let staged: StagedTask | undefined;
   try {
     const fn = await loadApp(t.fn);
-    const args = reviveFiles(t.args) as unknown[];
+    let args = reviveFiles(t.args) as unknown[];
+    let shell = t.shell;
+    if (t.staging !== undefined) {
+      staged = await stageTask(t.id, args, shell, t.staging);
+      ({ args, shell } = staged);
+    }
     let v = fn(...args);
     if (typeof (v as { then?: unknown } | null)?.then === "function") v = await v;
-    if (t.fn.kind === "shell") v = await runShell(t.fn.name, v, t.shell, t.walltime, hooks);
+    if (t.fn.kind === "shell") v = await runShell(t.fn.name, v, shell, t.walltime, hooks);
+    await staged?.finish(true);
     return [true, v, performance.now() - start];
   } catch (e) {
+    await staged?.finish(false).catch(() => undefined);
     return [false, errorToJSON(e), performance.now() - start];
   }
 }

@@ -26,6 +26,7 @@ import { reviveFiles, isPrimitive } from "../runtime/wire.js";
 import type { Outcome, WireTask } from "../runtime/run-task.js";
 import { at, createControl, INDEX, MAX_BATCH, PID, resetSlot, STARTED, THREAD, type Control } from "./control.js";
 import type { BatchMessage, BatchReply } from "./worker.js";
+import { checkStagingOptions, type StagingOptions, type StagingSettings } from "../../lib/staging/settings.js";
 
 /** Options of {@link ThreadPoolExecutor}. */
 export interface ThreadPoolOptions {
@@ -33,6 +34,8 @@ export interface ThreadPoolOptions {
   label?: string;
   /** Worker threads. @default the machine's available parallelism */
   maxThreads?: number;
+  /** Where and how remote files are staged. @default { mode: "in-task" } */
+  staging?: StagingOptions;
 }
 
 interface Batch {
@@ -50,6 +53,7 @@ const BATCH_BELOW_MS = 0.2;
 export class ThreadPoolExecutor implements Executor {
   readonly label: string;
   readonly maxThreads: number;
+  readonly staging: StagingSettings;
   #ctx: ExecutorContext | undefined;
   #pool: Piscina | undefined;
   #control: Control;
@@ -70,9 +74,11 @@ export class ThreadPoolExecutor implements Executor {
       throw new ConfigError(`ThreadPoolExecutor(options): expected an object, got ${describe(options)}`);
     }
     for (const k of Object.keys(options)) {
-      if (k !== "label" && k !== "maxThreads") {
+      if (k !== "label" && k !== "maxThreads" && k !== "staging") {
         const hint = k === "max_threads" ? ' (did you mean "maxThreads"?)' : "";
-        throw new ConfigError(`ThreadPoolExecutor options.${k}: unknown option${hint}; allowed: label, maxThreads`);
+        throw new ConfigError(
+          `ThreadPoolExecutor options.${k}: unknown option${hint}; allowed: label, maxThreads, staging`,
+        );
       }
     }
     const { label = "threads", maxThreads = os.availableParallelism() } = options;
@@ -86,6 +92,7 @@ export class ThreadPoolExecutor implements Executor {
     }
     this.label = label;
     this.maxThreads = maxThreads;
+    this.staging = checkStagingOptions("ThreadPoolExecutor", options.staging);
     const slots = maxThreads * 2;
     this.#control = createControl(slots);
     for (let s = slots - 1; s >= 0; s--) this.#free.push(s);
@@ -191,7 +198,7 @@ export class ThreadPoolExecutor implements Executor {
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i]!;
       this.#where.set(t.id, b);
-      wire[i] = { id: t.id, fn: t.fn, args: t.args, walltime: t.walltime, shell: t.shell };
+      wire[i] = { id: t.id, fn: t.fn, args: t.args, walltime: t.walltime, shell: t.shell, staging: t.staging };
     }
     const msg: BatchMessage = { slot, tasks: wire };
     (this.#pool!.run(msg) as Promise<BatchReply>).then(

@@ -8,8 +8,13 @@ import type { AppRef, Executor, ExecTask, ResultInfo } from "../../executors/exe
 import type { AppDef } from "../app.js";
 import { findCallOptions, parseCallOptions, shellSpecOf } from "../call-options.js";
 import type { Config } from "../config.js";
-import { ConfigError, DependencyError, JoinError, TaskCancelledError } from "../errors.js";
+import * as path from "node:path";
+import { ConfigError, DependencyError, JoinError, StagingError, TaskCancelledError } from "../errors.js";
+import { anyRemoteFile, anyTemporaryFile, File } from "../file.js";
 import { AppFuture, DataFuture, type FutureHost } from "../future.js";
+import { hasRemoteFiles, remoteInputs, replaceInputs } from "../staging/remote-files.js";
+import type { StagingPlan } from "../staging/settings.js";
+import { stageInApp } from "../staging/stage-in-app.js";
 import type { Logger } from "../logging.js";
 import { ALL_STATES, FINAL_STATES, type TaskState } from "../states.js";
 import type { CheckpointWriter } from "./checkpoint.js";
@@ -17,6 +22,9 @@ import { describeDependency, resolveDeps, scanDeps, type Dependency } from "./de
 import { memoHash, type MemoTable } from "./memo.js";
 import { decideRetry } from "./retries.js";
 import { TaskRecord } from "./task-record.js";
+import { TemporaryFiles } from "./temporary.js";
+
+const STAGE_IN = stageInApp.appDef;
 
 /** @internal the parts `load()` assembles. */
 export interface KernelParts {
@@ -64,6 +72,9 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   #stopping = false;
   #onCleanup: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
+  readonly #temporary = new TemporaryFiles();
+  /** Tells this run's staging-cache checks from earlier runs'. */
+  readonly #runId = `${Date.now().toString(36)}-${process.pid}`;
 
   /** @internal use `load()`. */
   constructor(parts: KernelParts) {
@@ -97,11 +108,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   }
 
   /** @internal called by app wrappers. */
-  submit(def: AppDef, args: unknown[]): AppFuture<unknown> {
+  submit(def: AppDef, args: unknown[], pin?: { executor: Executor; retries: number }): AppFuture<unknown> {
     const id = ++this.#seq;
     const rec = new TaskRecord(id, def, this.#refOf(def), args);
     const fut = new AppFuture<unknown>(id, this);
     rec.future = fut;
+    if (pin !== undefined) Object.assign(rec.x(), { pinned: pin.executor, retries: pin.retries });
     this.#counts.pending++;
     this.#tasks.set(id, rec);
     if (this.#stopping) {
@@ -110,6 +122,13 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     }
     const opts = findCallOptions(args);
     if (opts !== undefined) this.#applyCallOptions(rec, opts);
+    if (anyTemporaryFile()) {
+      const release = this.#temporary.hold(
+        args,
+        rec.future.outputs.map((d) => d.file),
+      );
+      if (release) rec.x().release = release;
+    }
     if (this.#log.debugEnabled) this.#log.debug("task submitted", { task: id, app: def.name });
     scanDeps(args, (d) => this.#watch(rec, d));
     if (--rec.depsLeft === 0) this.#enqueue(rec);
@@ -135,8 +154,9 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
         tag: p.tag,
         shell: rec.def.kind === "shell" ? shellSpecOf(p) : undefined,
       };
-      rec.future.stdout = p.stdout?.[0];
-      rec.future.stderr = p.stderr?.[0];
+      // A stream given as a File is a DataFuture, as Parsl's: done when the task (and its upload) is.
+      rec.future.stdout = opts.stdout instanceof File ? new DataFuture(rec.future, opts.stdout) : p.stdout?.[0];
+      rec.future.stderr = opts.stderr instanceof File ? new DataFuture(rec.future, opts.stderr) : p.stderr?.[0];
       rec.future.outputs = p.outputs.map((f) => new DataFuture(rec.future, f));
     } catch (e) {
       rec.x().invalid = e as Error;
@@ -195,6 +215,9 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       if (extra) extra.foreign = undefined;
       rec.hasDeps = false;
       if (failed && errors) {
+        // A separate staging task's failure is this task's own StagingError (already retried with its budget).
+        const staging = errors.find((e) => e instanceof StagingError);
+        if (extra?.stagers && staging !== undefined) return this.#finish(rec, "failed", false, staging);
         const root =
           errors[0] instanceof DependencyError || errors[0] instanceof JoinError
             ? (errors[0] as Error).cause
@@ -209,11 +232,41 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       if (hit) return this.#finish(rec, hit.ok ? "memo_done" : "failed", hit.ok, hit.value);
     }
     if (rec.def.kind === "join") return this.#runJoin(rec);
-    const ex = this.#pickExecutor(rec);
+    const ex = extra?.pinned ?? this.#pickExecutor(rec);
     if (rec.resources) ex.validateResources(rec.resources);
+    // (A staging task fetches its file itself.)
+    if (anyRemoteFile() && rec.def !== STAGE_IN && hasRemoteFiles(rec.args) && this.#planStaging(rec, ex)) return;
     rec.executor = ex;
     this.#setState(rec, "launched");
     ex.submit(rec);
+  }
+
+  // Gives a task with remote files its staging plan; in separate-task mode first submits a staging task per remote
+  // input, pinned to `ex`, and returns true: the task waits for them and launches (on `ex`) with their copies.
+  #planStaging(rec: TaskRecord, ex: Executor): boolean {
+    const mode = ex.staging?.mode ?? "in-task";
+    const plan: StagingPlan = {
+      dir: ex.staging?.dir ?? (mode === "separate-task" ? path.join(this.runDir, "staging") : undefined),
+      run: this.#runId,
+    };
+    const x = rec.x();
+    x.staging = plan;
+    if (mode === "in-task") return false;
+    const inputs = remoteInputs(rec.args);
+    if (inputs.size === 0) return false;
+    const budget = x.retries ?? rec.def.retries ?? this.#retries;
+    const stagers = new Map<string, AppFuture<unknown>>();
+    for (const [url, f] of inputs) {
+      stagers.set(url, this.submit(STAGE_IN, [f, plan], { executor: ex, retries: budget }));
+    }
+    x.pinned = ex;
+    x.stagers = new Set(stagers.values());
+    rec.args = replaceInputs(rec.args, stagers) as unknown[];
+    rec.hasDeps = true;
+    rec.depsLeft = 1;
+    for (const d of stagers.values()) this.#watch(rec, d);
+    if (--rec.depsLeft === 0) this.#enqueue(rec);
+    return true;
   }
 
   #pickExecutor(rec: TaskRecord): Executor {
@@ -246,7 +299,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   }
 
   #fail(rec: TaskRecord, error: unknown): void {
-    const d = decideRetry(rec, error, rec.def.retries ?? this.#retries, this.#config.retryHandler);
+    const d = decideRetry(
+      rec,
+      error,
+      rec.extra?.retries ?? rec.def.retries ?? this.#retries,
+      this.#config.retryHandler,
+    );
     if (d.retry && !this.#stopping) {
       if (this.#log.debugEnabled) this.#log.debug("task retry", { task: rec.id, failCount: rec.extra?.failCount });
       this.#setState(rec, "pending");
@@ -337,6 +395,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   #finish(rec: TaskRecord, s: TaskState, ok: boolean, value: unknown): void {
     this.#setState(rec, s);
     this.#tasks.delete(rec.id);
+    rec.extra?.release?.();
     if (this.#log.debugEnabled) this.#log.debug("task done", { task: rec.id, app: rec.def.name, state: s });
     rec.future._finish(s, ok, value);
     if (this.#tasks.size === 0 && this.#idleWaiters.length > 0) for (const w of this.#idleWaiters.splice(0)) w();
@@ -402,6 +461,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       ),
     );
     cancelAll();
+    this.#temporary.deleteRest();
     this.#checkpoint.close();
     const summary = Object.entries(this.#counts).filter(([, n]) => n > 0);
     this.#log.info("Summary of tasks in DFK", Object.fromEntries(summary));

@@ -4,6 +4,7 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
+import type { Executor } from "../../executors/executor.js";
 import { ThreadPoolExecutor } from "../../executors/threads/executor.js";
 import type { Config } from "../config.js";
 import { validateConfig } from "../config-validate.js";
@@ -58,7 +59,7 @@ async function start(config: Config): Promise<DataFlowKernel> {
       ? nullLogger
       : fileLogger(path.join(runDir, "taskloom.log"), logging === true ? "info" : logging.level);
   logger.info("taskloom starting", { runDir, pid: process.pid, node: process.version, host: os.hostname() });
-  const executors = config.executors ?? [new ThreadPoolExecutor()];
+  const executors: Executor[] = config.executors ?? [new ThreadPoolExecutor()];
   const memo = new MemoTable();
   const files =
     config.checkpointFiles ?? (config.checkpointMode ? getAllCheckpoints(config.runDir ?? "./runinfo") : []);

@@ -9,6 +9,7 @@
  */
 import type { AppRef, ExecTask, Executor, Resources, ShellSpec } from "../../executors/executor.js";
 import type { AppDef } from "../app.js";
+import type { StagingPlan } from "../staging/settings.js";
 import type { AppFuture } from "../future.js";
 import type { TaskState } from "../states.js";
 import type { ForeignResults } from "./dependencies.js";
@@ -30,6 +31,16 @@ export interface TaskExtra {
   hash?: string;
   /** Set when call options were invalid: the task fails at launch with it. */
   invalid?: Error;
+  /** Its remote files, for the worker. */
+  staging?: StagingPlan;
+  /** The executor it must run on (a staging task, or a task whose inputs were staged there). */
+  pinned?: Executor;
+  /** Retry budget instead of the app's (staging tasks take their app's). */
+  retries?: number;
+  /** The separate staging tasks it waits for: their failure is its StagingError. */
+  stagers?: Set<unknown>;
+  /** Releases its hold on temporary files when it ends. */
+  release?: () => void;
 }
 
 /** @internal */
@@ -67,6 +78,9 @@ export class TaskRecord implements ExecTask {
   }
   get shell(): ShellSpec | undefined {
     return this.opts?.shell ?? (this.def.kind === "shell" ? NO_SHELL_OPTIONS : undefined);
+  }
+  get staging(): StagingPlan | undefined {
+    return this.extra?.staging;
   }
 
   /** The side object for retries, memo and foreign promises. */

@@ -10,11 +10,13 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { posix } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { Client, FTPError } from "basic-ftp";
 import { ConfigError, StagingError, type StagingErrorDetails } from "../errors.js";
 import {
+  checkConditional,
   downloaded,
+  FileSink,
   intoPlace,
   Meter,
   parseChecksum,
@@ -91,6 +93,13 @@ async function session<T>(t: Target, o: FtpOptions, fn: (c: Client) => Promise<T
  * resets, timeouts) are retried with backoff; a refused login (530) or a
  * missing file (550) fails at once.
  *
+ * With `ifModifiedSince`, the file's MDTM time is asked first: when the
+ * server's file is not newer (compared in whole seconds, MDTM's precision)
+ * nothing is transferred and the result says `notModified: true`, with the
+ * server's time as `lastModified`; `dest` is left alone. A server without
+ * MDTM gets the file sent. `ifNoneMatch` is accepted and ignored: FTP has no
+ * entity tags.
+ *
  * @example
  * ```ts
  * await download("ftp://ftp.example.org/pub/genome.fa.gz", "/scratch/genome.fa.gz", {
@@ -105,27 +114,33 @@ export async function download(
 ): Promise<DownloadResult> {
   const t = target(url, opts);
   const want = parseChecksum(opts.checksum);
+  checkConditional(opts);
+  const since = opts.ifModifiedSince === undefined ? undefined : Math.floor(opts.ifModifiedSince.getTime() / 1000);
   return intoPlace(dest, (tmp) =>
     withRetries(`RETR ${t.shown}`, opts, (attempt) =>
       session(t, opts, async (c) => {
-        const meter = new Meter(want);
         const details = { url: t.shown, bytes: 0 };
+        const lastModified = await c.lastMod(t.path).catch(() => undefined);
+        if (since !== undefined && lastModified !== undefined && Math.floor(lastModified.getTime() / 1000) <= since) {
+          return { path: dest, url: t.shown, attempts: attempt, bytes: 0, lastModified, notModified: true };
+        }
         // SIZE fails for a missing file too; RETR then says so in its own words.
         const size = await c.size(t.path).catch(() => undefined);
-        const lastModified = await c.lastMod(t.path).catch(() => undefined);
-        const written = pipeline(meter, fs.createWriteStream(tmp));
+        const out = new FileSink(tmp, want, opts.digest === true, opts.syncWrites === true);
+        const written = finished(out);
         written.catch(() => undefined); // awaited below; this keeps an early disk error from going unhandled
         try {
-          await c.downloadTo(meter, t.path);
+          await c.downloadTo(out, t.path);
         } catch (e) {
-          throw failure(`RETR ${t.shown}`, e, { ...details, bytes: meter.bytes });
+          out.destroy();
+          throw failure(`RETR ${t.shown}`, e, { ...details, bytes: out.bytes });
         }
         await written;
-        details.bytes = meter.bytes;
-        if (size !== undefined && meter.bytes !== size) {
-          throw new Transient(`RETR ${t.shown}: received ${meter.bytes} of ${size} bytes (SIZE)`, details);
+        details.bytes = out.bytes;
+        if (size !== undefined && out.bytes !== size) {
+          throw new Transient(`RETR ${t.shown}: received ${out.bytes} of ${size} bytes (SIZE)`, details);
         }
-        const r = downloaded(meter, want, `RETR ${t.shown}`, { url: t.shown, path: dest, attempts: attempt });
+        const r = downloaded(out, want, `RETR ${t.shown}`, { url: t.shown, path: dest, attempts: attempt });
         if (lastModified !== undefined) r.lastModified = lastModified;
         return r;
       }),
@@ -159,7 +174,7 @@ export async function upload(src: string, url: string | URL, opts: FtpOptions = 
   return withRetries(`STOR ${t.shown}`, opts, (attempt) =>
     session(t, opts, async (c) => {
       const part = `.${name}.${randomBytes(6).toString("hex")}.part`;
-      const meter = new Meter(undefined);
+      const meter = new Meter();
       try {
         if (dir !== ".") await c.ensureDir(dir);
         pipeline(fs.createReadStream(src), meter).catch((e: unknown) => meter.destroy(e as Error));
@@ -177,7 +192,7 @@ export async function upload(src: string, url: string | URL, opts: FtpOptions = 
           bytes: meter.bytes,
           attempts: attempt,
           status: res.code,
-          sha256: meter.digests().sha256,
+          sha256: meter.sha256(),
         };
       } catch (e) {
         // Best effort: a dead connection cannot remove it, and the next attempt uses a new name anyway.

@@ -22,7 +22,9 @@ import { pipeline } from "node:stream/promises";
 import { ConfigError, StagingError } from "../errors.js";
 import { VERSION } from "../version.js";
 import {
+  checkConditional,
   downloaded,
+  FileSink,
   intoPlace,
   Meter,
   parseChecksum,
@@ -133,13 +135,21 @@ function parseUrl(url: string | URL): URL {
  * other 4xx are not. Failures are {@link StagingError}s naming the URL, HTTP
  * status and bytes received.
  *
+ * With `ifNoneMatch` / `ifModifiedSince` the request is conditional: a 304
+ * Not Modified resolves with `notModified: true`, `bytes: 0` and whatever
+ * ETag / Last-Modified the 304 carried, and leaves `dest` alone. A 304 to an
+ * unconditional request is an error, like any other unexpected status.
+ *
  * @example
  * ```ts
  * const r = await download("https://example.org/genome.fa", "/scratch/genome.fa", {
  *   checksum: "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
  *   idleTimeoutMs: 30_000,
  * });
- * console.log(r.bytes, r.etag);
+ * console.log(r.bytes, r.sha256, r.etag);
+ * // Later: fetch it again only if it changed.
+ * const again = await download("https://example.org/genome.fa", "/scratch/genome.fa", { ifNoneMatch: r.etag });
+ * console.log(again.notModified); // true while the server's ETag is the same
  * ```
  */
 export async function download(
@@ -150,40 +160,60 @@ export async function download(
   const u = parseUrl(url);
   const o = resolve(opts);
   const want = parseChecksum(opts.checksum);
+  checkConditional(opts);
+  const conditional: Record<string, string> = {};
+  if (opts.ifNoneMatch !== undefined) conditional["if-none-match"] = opts.ifNoneMatch;
+  if (opts.ifModifiedSince !== undefined) conditional["if-modified-since"] = opts.ifModifiedSince.toUTCString();
   return intoPlace(dest, (tmp) =>
     withRetries(`GET ${redact(u)}`, opts, async (attempt) => {
-      const { res, at, watch } = await follow("GET", u, o);
+      const { res, at, watch } = await follow("GET", u, o, undefined, conditional);
       const details = { url: redact(at), status: res.statusCode ?? 0, bytes: 0 };
+      if (details.status === 304) {
+        await drain(res);
+        watch.stop();
+        return validators(res, { path: dest, url: details.url, attempts: attempt, bytes: 0, notModified: true });
+      }
       const expected = contentLength(res);
-      const out = fs.createWriteStream(tmp);
+      const out = new FileSink(tmp, want, opts.digest === true, opts.syncWrites === true);
       // A slow disk pauses the socket; that silence is ours, not the server's, so it must not count as idle.
       watch.busy = () => out.writableNeedDrain;
-      const meter = new Meter(want, () => watch.arm());
+      let received = 0;
+      res.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        watch.arm();
+      });
       try {
-        await pipeline(res, meter, out);
+        await pipeline(res, out);
       } catch (e) {
         throw new Transient(
-          `GET ${details.url}: ${watch.fired ?? "connection lost"} after ${meter.bytes}${expected === undefined ? "" : ` of ${expected}`} bytes (HTTP ${details.status}): ${message(e)}`,
-          { ...details, bytes: meter.bytes, cause: e },
+          `GET ${details.url}: ${watch.fired ?? "connection lost"} after ${received}${expected === undefined ? "" : ` of ${expected}`} bytes (HTTP ${details.status}): ${message(e)}`,
+          { ...details, bytes: received, cause: e },
         );
       } finally {
         watch.stop();
       }
-      details.bytes = meter.bytes;
-      if ((expected !== undefined && meter.bytes !== expected) || !res.complete) {
+      details.bytes = out.bytes;
+      if ((expected !== undefined && out.bytes !== expected) || !res.complete) {
         throw new Transient(
-          `GET ${details.url}: received ${meter.bytes} bytes but Content-Length said ${expected ?? "(chunked)"} (HTTP ${details.status})`,
+          `GET ${details.url}: received ${out.bytes} bytes but Content-Length said ${expected ?? "(chunked)"} (HTTP ${details.status})`,
           details,
         );
       }
-      const r = downloaded(meter, want, `GET ${details.url}`, { ...details, path: dest, attempts: attempt });
-      const etag = res.headers.etag;
-      if (etag !== undefined) r.etag = etag;
-      const lm = res.headers["last-modified"];
-      if (lm !== undefined && !Number.isNaN(Date.parse(lm))) r.lastModified = new Date(lm);
-      return r;
+      return validators(
+        res,
+        downloaded(out, want, `GET ${details.url}`, { ...details, path: dest, attempts: attempt }),
+      );
     }),
   );
+}
+
+// Adds the response's ETag and Last-Modified, when it has them, to a result.
+function validators(res: http.IncomingMessage, r: DownloadResult): DownloadResult {
+  const etag = res.headers.etag;
+  if (etag !== undefined) r.etag = etag;
+  const lm = res.headers["last-modified"];
+  if (lm !== undefined && !Number.isNaN(Date.parse(lm))) r.lastModified = new Date(lm);
+  return r;
 }
 
 /**
@@ -210,7 +240,7 @@ export async function upload(src: string, url: string | URL, opts: HttpOptions =
   return withRetries(`PUT ${redact(u)}`, opts, async (attempt) => {
     let meter!: Meter;
     const body = (watch: Watch): Body => {
-      meter = new Meter(undefined, () => watch.arm());
+      meter = new Meter(() => watch.arm());
       return { size, stream: fs.createReadStream(src), meter };
     };
     const { res, at } = await follow("PUT", u, o, body);
@@ -220,7 +250,7 @@ export async function upload(src: string, url: string | URL, opts: HttpOptions =
       bytes: meter.bytes,
       attempts: attempt,
       status: res.statusCode ?? 0,
-      sha256: meter.digests().sha256,
+      sha256: meter.sha256(),
     };
   });
 }
@@ -242,13 +272,21 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
  * Sends the request, follows redirects, and resolves with a 2xx response
- * whose body is still to be read; anything else becomes an error, Transient
- * when another attempt may succeed.
+ * whose body is still to be read (or a 304 when `conditional` headers went
+ * along); anything else becomes an error, Transient when another attempt may
+ * succeed. The conditional headers describe the resource, not the caller, so
+ * unlike `o.headers` they follow a redirect to another origin.
  */
-async function follow(method: "GET" | "PUT", start: URL, o: Resolved, body?: (w: Watch) => Body): Promise<Answer> {
+async function follow(
+  method: "GET" | "PUT",
+  start: URL,
+  o: Resolved,
+  body?: (w: Watch) => Body,
+  conditional: Record<string, string> = {},
+): Promise<Answer> {
   let at = start;
   for (let hop = 0; ; hop++) {
-    const headers = at.origin === start.origin ? { ...o.headers } : {};
+    const headers = { ...(at.origin === start.origin ? o.headers : {}), ...conditional };
     const { res, watch } = await send(method, at, o, headers, body);
     const status = res.statusCode ?? 0;
     const details = { url: redact(at), status, bytes: 0 };
@@ -270,7 +308,9 @@ async function follow(method: "GET" | "PUT", start: URL, o: Resolved, body?: (w:
       at = next;
       continue;
     }
-    if (status >= 200 && status < 300) return { res, at, watch };
+    if ((status >= 200 && status < 300) || (status === 304 && Object.keys(conditional).length > 0)) {
+      return { res, at, watch };
+    }
     const text = await drain(res);
     watch.stop();
     const why =

@@ -87,3 +87,8 @@ export function serviceSuite(name: "slurm" | "gridengine" | "torque", probe: str
   });
   return { dir: tmp.dir };
 }
+
+/** ftp-up.sh's state directory: port, user, password, anon/pub (anonymous, read-only) and home (the user's). */
+export const FTP_STATE = "/tmp/taskloom-ftpd";
+/** True when the suite's vsftpd answers. */
+export const FTP_PROBE = `kill -0 "$(cat ${FTP_STATE}/vsftpd.pid)" && (exec 3<>/dev/tcp/127.0.0.1/$(cat ${FTP_STATE}/port)) 2>/dev/null`;

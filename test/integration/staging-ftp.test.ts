@@ -69,13 +69,51 @@ describe("FTP staging against vsftpd", function () {
   });
 
   it("downloads small and 50 MB files anonymously, byte-identical, with the server's modification time", async () => {
-    const r = await download(`${base}/pub/small.bin`, dest("small.bin"), { netrc: false });
+    const r = await download(`${base}/pub/small.bin`, dest("small.bin"), { netrc: false, digest: true });
     expect(r).to.include({ bytes: small.length, sha256: sha256(small), attempts: 1 });
     expect(r.lastModified).to.be.instanceOf(Date);
     expect(fs.readFileSync(dest("small.bin")).equals(small)).to.equal(true);
     const b = await download(`${base}/pub/big.bin`, dest("deep/big.bin"), { checksum: `sha256:${sha256(big)}` });
     expect(b.bytes).to.equal(big.length);
     expect(sha256(fs.readFileSync(dest("deep/big.bin")))).to.equal(sha256(big));
+    expect(leftovers(tmp.dir)).to.deep.equal([]);
+  });
+
+  it("skips the transfer when the server's file is not newer than ifModifiedSince (MDTM), else replaces the file", async () => {
+    const onServer = `${STATE}/anon/pub/cond.bin`;
+    const v1 = randomBytes(3000);
+    const t1 = new Date("2024-05-01T12:00:00Z");
+    fs.writeFileSync(onServer, v1);
+    fs.utimesSync(onServer, t1, t1);
+    const first = await download(`${base}/pub/cond.bin`, dest("cond.bin"), { netrc: false });
+    expect(first.lastModified?.getTime()).to.equal(t1.getTime());
+    const old = new Date("2020-01-01T00:00:00Z");
+    fs.utimesSync(dest("cond.bin"), old, old);
+
+    for (const since of [t1, new Date(t1.getTime() + 999), new Date(t1.getTime() + 3_600_000)]) {
+      // ifNoneMatch means nothing to FTP and must not get in the way.
+      const same = await download(`${base}/pub/cond.bin`, dest("cond.bin"), {
+        netrc: false,
+        ifModifiedSince: since,
+        ifNoneMatch: '"whatever"',
+        digest: true,
+      });
+      expect(same).to.deep.include({ notModified: true, bytes: 0, attempts: 1, path: dest("cond.bin") });
+      expect(same.lastModified?.getTime()).to.equal(t1.getTime());
+      expect(same).to.not.have.property("sha256");
+    }
+    expect(fs.statSync(dest("cond.bin")).mtimeMs).to.equal(old.getTime());
+    expect(fs.readFileSync(dest("cond.bin")).equals(v1)).to.equal(true);
+    expect(leftovers(tmp.dir)).to.deep.equal([]);
+
+    const v2 = randomBytes(4000);
+    const t2 = new Date(t1.getTime() + 60_000);
+    fs.writeFileSync(onServer, v2);
+    fs.utimesSync(onServer, t2, t2);
+    const newer = await download(`${base}/pub/cond.bin`, dest("cond.bin"), { netrc: false, ifModifiedSince: t1 });
+    expect(newer).to.include({ bytes: v2.length }).and.not.have.property("notModified");
+    expect(newer.lastModified?.getTime()).to.equal(t2.getTime());
+    expect(fs.readFileSync(dest("cond.bin")).equals(v2)).to.equal(true);
     expect(leftovers(tmp.dir)).to.deep.equal([]);
   });
 
@@ -109,7 +147,7 @@ describe("FTP staging against vsftpd", function () {
     const onServer = `${STATE}/home/runs/7`;
     expect(fs.readFileSync(path.join(onServer, "up.bin")).equals(body)).to.equal(true);
     expect(fs.readdirSync(onServer).filter((f) => f.startsWith("."))).to.deep.equal([]);
-    const back = await download(url, dest("back.bin"));
+    const back = await download(url, dest("back.bin"), { digest: true });
     expect(back.sha256).to.equal(sha256(body));
   });
 

@@ -8,7 +8,6 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import * as path from "node:path";
-import { Writable } from "node:stream";
 import { ConfigError, StagingError } from "../../lib/errors.js";
 import { download, upload, HttpPool } from "../../lib/staging/http.js";
 import { rejection, tmpDir } from "../helpers/tmp.js";
@@ -24,6 +23,11 @@ describe("HTTP staging (node:http server on loopback)", function () {
   const stored = new Map<string, Buffer>();
   const hits = new Map<string, number>();
   let connections = 0;
+  // /versioned: a resource that answers conditional GETs like a static file server does.
+  let versioned = randomBytes(20_000);
+  const versionedAt = new Date("2024-05-01T12:00:00Z");
+  const versionTag = (): string => `"v-${sha256(versioned).slice(0, 12)}"`;
+  const asked = new Map<string, http.IncomingHttpHeaders>();
   let server: http.Server;
   let base: string;
   const fast = { backoffMs: 5, maxBackoffMs: 20 };
@@ -41,6 +45,7 @@ describe("HTTP staging (node:http server on loopback)", function () {
         res.end(body);
       };
       const p = url.pathname;
+      asked.set(p, req.headers);
       if (req.method === "PUT") {
         const parts: Buffer[] = [];
         req.on("data", (c: Buffer) => parts.push(c));
@@ -51,6 +56,15 @@ describe("HTTP staging (node:http server on loopback)", function () {
       } else if (p === "/small") send(small);
       else if (p === "/big") send(big);
       else if (stored.has(p)) send(stored.get(p)!);
+      else if (p === "/versioned") {
+        const headers = { etag: versionTag(), "last-modified": versionedAt.toUTCString() };
+        const inm = req.headers["if-none-match"];
+        const ims = req.headers["if-modified-since"];
+        // RFC 9110: If-None-Match, when present, decides; If-Modified-Since only without it.
+        const fresh = inm !== undefined ? inm === headers.etag : ims !== undefined && Date.parse(ims) >= +versionedAt;
+        if (fresh) res.writeHead(304, headers).end();
+        else send(versioned, headers);
+      } else if (p === "/always-304") res.writeHead(304).end();
       else if (p === "/flaky") n === 1 ? res.writeHead(500).end("try again") : send(small);
       else if (p === "/busy")
         res.writeHead(429, { "retry-after": "0" }).end(n === 1 ? "slow down" : undefined) || undefined;
@@ -82,16 +96,19 @@ describe("HTTP staging (node:http server on loopback)", function () {
     tmp.remove();
   });
 
-  it("downloads a small file byte-identical and reports size, sha256 and ETag", async () => {
-    const r = await download(`${base}/small`, dest("small.bin"), { pool });
+  it("downloads a small file byte-identical and reports size, sha256 (when asked) and ETag", async () => {
+    const r = await download(`${base}/small`, dest("small.bin"), { pool, digest: true });
     expect(fs.readFileSync(dest("small.bin")).equals(small)).to.equal(true);
     expect(r).to.include({ bytes: small.length, sha256: sha256(small), attempts: 1, url: `${base}/small` });
     expect(r.etag).to.equal(`"${sha256(small).slice(0, 16)}"`);
+    expect(r).to.not.have.property("notModified");
+    const plain = await download(`${base}/small`, dest("small.bin"), { pool });
+    expect(plain).to.include({ bytes: small.length }).and.not.have.property("sha256");
     expect(leftovers()).to.deep.equal([]);
   });
 
   it("streams a 50 MB file to disk intact", async () => {
-    const r = await download(`${base}/big`, dest("sub/dir/big.bin"), { pool });
+    const r = await download(`${base}/big`, dest("sub/dir/big.bin"), { pool, digest: true });
     expect(r.bytes).to.equal(big.length);
     expect(r.sha256).to.equal(sha256(big));
     expect(sha256(fs.readFileSync(dest("sub/dir/big.bin")))).to.equal(sha256(big));
@@ -161,7 +178,8 @@ describe("HTTP staging (node:http server on loopback)", function () {
   });
 
   it("checks sha256 and md5 checksums while streaming and rejects a mismatch", async () => {
-    await download(`${base}/big`, dest("sum.bin"), { pool, checksum: `sha256:${sha256(big)}` });
+    const r = await download(`${base}/big`, dest("sum.bin"), { pool, checksum: `sha256:${sha256(big)}` });
+    expect(r.sha256).to.equal(sha256(big)); // computed for the check anyway, so reported
     await download(`${base}/small`, dest("md5.bin"), { pool, checksum: `md5:${md5(small).toUpperCase()}` });
     const wrong = `sha256:${"0".repeat(64)}`;
     const e = (await rejection(download(`${base}/small`, dest("bad.bin"), { pool, checksum: wrong }))) as StagingError;
@@ -171,6 +189,55 @@ describe("HTTP staging (node:http server on loopback)", function () {
     expect(await rejection(download(`${base}/small`, dest("x"), { checksum: "sha1:abc" }))).to.be.instanceOf(
       ConfigError,
     );
+  });
+
+  it("revalidates with If-None-Match: a 304 leaves the file untouched, a changed ETag replaces it", async () => {
+    const first = await download(`${base}/versioned`, dest("v.bin"), { pool });
+    expect(first.etag).to.equal(versionTag());
+    const old = new Date("2020-01-01T00:00:00Z");
+    fs.utimesSync(dest("v.bin"), old, old);
+
+    const same = await download(`${base}/versioned`, dest("v.bin"), { pool, ifNoneMatch: first.etag!, digest: true });
+    expect(asked.get("/versioned")!["if-none-match"]).to.equal(first.etag);
+    expect(same).to.deep.include({ notModified: true, bytes: 0, etag: first.etag, attempts: 1, path: dest("v.bin") });
+    expect(same.lastModified?.getTime()).to.equal(versionedAt.getTime());
+    expect(same).to.not.have.property("sha256");
+    expect(fs.statSync(dest("v.bin")).mtimeMs).to.equal(old.getTime());
+    expect(fs.readFileSync(dest("v.bin")).equals(versioned)).to.equal(true);
+    expect(leftovers()).to.deep.equal([]);
+
+    versioned = randomBytes(30_000);
+    const changed = await download(`${base}/versioned`, dest("v.bin"), { pool, ifNoneMatch: first.etag! });
+    expect(changed).to.include({ bytes: 30_000, etag: versionTag() }).and.not.have.property("notModified");
+    expect(changed.etag).to.not.equal(first.etag);
+    expect(fs.readFileSync(dest("v.bin")).equals(versioned)).to.equal(true);
+    expect(leftovers()).to.deep.equal([]);
+  });
+
+  it("revalidates with If-Modified-Since, and a 304 creates no file where there was none", async () => {
+    const r = await download(`${base}/versioned`, dest("ims/v.bin"), { pool, ifModifiedSince: versionedAt });
+    expect(asked.get("/versioned")!["if-modified-since"]).to.equal(versionedAt.toUTCString());
+    expect(asked.get("/versioned")!).to.not.have.property("if-none-match");
+    expect(r).to.include({ notModified: true, bytes: 0 });
+    expect(fs.existsSync(dest("ims/v.bin"))).to.equal(false);
+    expect(fs.readdirSync(dest("ims"))).to.deep.equal([]);
+
+    const older = new Date(versionedAt.getTime() - 60_000);
+    const newer = await download(`${base}/versioned`, dest("ims/v.bin"), { pool, ifModifiedSince: older });
+    expect(newer).to.include({ bytes: versioned.length }).and.not.have.property("notModified");
+    expect(fs.readFileSync(dest("ims/v.bin")).equals(versioned)).to.equal(true);
+    expect(
+      await rejection(download(`${base}/versioned`, dest("x"), { ifModifiedSince: new Date("no") })),
+    ).to.be.instanceOf(ConfigError);
+  });
+
+  it("fails a 304 to an unconditional request, as before", async () => {
+    const e = (await rejection(download(`${base}/always-304`, dest("a304"), { pool, ...fast }))) as StagingError;
+    expect(e).to.be.instanceOf(StagingError);
+    expect(e.message).to.contain("HTTP 304");
+    expect(e).to.include({ status: 304, attempts: 1 });
+    expect(fs.existsSync(dest("a304"))).to.equal(false);
+    expect(leftovers()).to.deep.equal([]);
   });
 
   it("follows redirects up to the limit", async () => {
@@ -189,7 +256,7 @@ describe("HTTP staging (node:http server on loopback)", function () {
     const r = await upload(src, `${base}/store/up.bin`, { pool });
     expect(r).to.include({ status: 201, bytes: body.length, sha256: sha256(body), attempts: 1 });
     expect(stored.get("/store/up.bin")!.equals(body)).to.equal(true);
-    const back = await download(`${base}/store/up.bin`, dest("back.bin"), { pool });
+    const back = await download(`${base}/store/up.bin`, dest("back.bin"), { pool, digest: true });
     expect(back.sha256).to.equal(sha256(body));
     const missing = await rejection(upload(dest("does-not-exist"), `${base}/store/x`, { pool }));
     expect(missing).to.be.instanceOf(StagingError);
@@ -220,8 +287,12 @@ describe("HTTP staging from a server that closes the connection after each body"
   let port: number;
   // The CommonJS export object: unlike the ESM namespace it can be patched, and syncBuiltinESMExports
   // makes `import * as fs` in the module under test see the patch.
-  const fsCjs = createRequire(import.meta.url)("node:fs") as { createWriteStream: typeof fs.createWriteStream };
-  const original = fsCjs.createWriteStream;
+  const fsCjs = createRequire(import.meta.url)("node:fs") as { writev: typeof fs.writev };
+  const original = fsCjs.writev;
+  const proto = http.IncomingMessage.prototype;
+  const pauseOriginal: (this: http.IncomingMessage) => http.IncomingMessage = Reflect.get(proto, "pause");
+  let slowWrites = 0;
+  let pauses = 0;
 
   before(async () => {
     // Like `python3 -m http.server`: HTTP/1.0 answer with Content-Length, then FIN at once.
@@ -234,29 +305,22 @@ describe("HTTP staging from a server that closes the connection after each body"
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as net.AddressInfo).port;
-    // A slow disk: every write waits a tick, so the socket is paused (backpressure) when the FIN arrives.
-    fsCjs.createWriteStream = (p: fs.PathLike) => {
-      const real = original(p);
-      let n = 0;
-      const slow = new Writable({
-        highWaterMark: 16 * 1024,
-        write(chunk: Buffer, _enc, cb) {
-          const go = (): void => void real.write(chunk, cb);
-          if (++n % 4 === 0) setTimeout(go, 1);
-          else setImmediate(go);
-        },
-        final(cb) {
-          real.end(cb);
-        },
-      });
-      real.on("error", (e) => slow.destroy(e));
-      return slow as unknown as fs.WriteStream;
-    };
+    // A slow disk: every write to a file waits 10 ms first, so the socket is paused (backpressure) when the FIN
+    // arrives; counting the pauses proves it.
+    fsCjs.writev = ((...args: unknown[]) => {
+      slowWrites++;
+      setTimeout(() => (original as (...a: unknown[]) => void)(...args), 10);
+    }) as typeof fs.writev;
     syncBuiltinESMExports();
+    proto.pause = function (this: http.IncomingMessage) {
+      pauses++;
+      return pauseOriginal.call(this);
+    };
   });
   after(async () => {
-    fsCjs.createWriteStream = original;
+    fsCjs.writev = original;
     syncBuiltinESMExports();
+    proto.pause = pauseOriginal;
     await new Promise((r) => server.close(r));
     tmp.remove();
   });
@@ -264,10 +328,13 @@ describe("HTTP staging from a server that closes the connection after each body"
   it("survives 20 × 32 MB downloads into a backpressured writer, each file intact", async () => {
     const want = sha256(body);
     for (let i = 0; i < 20; i++) {
-      const r = await download(`http://127.0.0.1:${port}/big.bin`, path.join(tmp.dir, `big${i}`));
+      const r = await download(`http://127.0.0.1:${port}/big.bin`, path.join(tmp.dir, `big${i}`), { digest: true });
       expect(r.bytes).to.equal(body.length);
       expect(r.sha256).to.equal(want);
       expect(fs.statSync(path.join(tmp.dir, `big${i}`)).size).to.equal(body.length);
     }
+    expect(sha256(fs.readFileSync(path.join(tmp.dir, "big19")))).to.equal(want);
+    expect(slowWrites).to.be.greaterThan(20);
+    expect(pauses).to.be.greaterThan(20);
   });
 });

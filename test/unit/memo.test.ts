@@ -61,8 +61,7 @@ describe("memo hash", () => {
   });
   it("hashes Files by URL, not by where they were staged", () => {
     const a = new File("/data/x.csv");
-    const b = new File("/data/x.csv");
-    b.localPath = "/scratch/x.csv";
+    const b = new File("/data/x.csv").stagedAt("/scratch/x.csv");
     expect(h([a])).to.equal(h([b]));
     expect(h([a])).not.to.equal(h([new File("/data/y.csv")]));
   });
