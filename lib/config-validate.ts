@@ -3,6 +3,7 @@
  * value given (with its type) and what is allowed.
  * @module
  */
+import { checkMonitoring } from "./monitoring/monitor.js";
 import { describe } from "./app.js";
 import { ConfigError } from "./errors.js";
 import { parsePeriod } from "./dataflow/checkpoint.js";
@@ -27,7 +28,10 @@ const CHECKS: Record<string, (v: unknown) => string | undefined> = {
   strategy: oneOf("none", "simple", "htex_auto_scale"),
   strategyPeriod: (v) => (typeof v === "number" && v > 0 && Number.isFinite(v) ? undefined : "a number of seconds > 0"),
   maxIdleTime: (v) => (typeof v === "number" && v >= 0 && Number.isFinite(v) ? undefined : "a number of seconds >= 0"),
-  monitoring: (v) => (typeof v === "object" && v !== null && !Array.isArray(v) ? undefined : "an object"),
+  monitoring: (v) => {
+    checkMonitoring(v); // throws its own ConfigError naming the sub-option
+    return undefined;
+  },
   runDir: (v) => (typeof v === "string" && v !== "" ? undefined : "a non-empty path string"),
   initializeLogging: (v) =>
     typeof v === "boolean" ||

@@ -14,6 +14,7 @@
  */
 import type { Executor } from "../executors/executor.js";
 import type { LogLevel } from "./logging.js";
+import type { MonitoringOptions } from "./monitoring/monitor.js";
 
 /** When completed cached results are written to the checkpoint file. */
 export type CheckpointMode = "task_exit" | "periodic" | "dfk_exit" | "manual";
@@ -53,8 +54,11 @@ export interface Config {
   strategyPeriod?: number;
   /** Seconds a block may idle before it is scaled in. @default 120 */
   maxIdleTime?: number;
-  /** Monitoring settings (see the monitoring docs); `undefined` for none. */
-  monitoring?: Record<string, unknown>;
+  /**
+   * Record the run in a monitoring store: `true` for SQLite at `<runDir>/monitoring.db`, or options (a PostgreSQL
+   * URL, per-try resource measurement, …). @default off
+   */
+  monitoring?: boolean | MonitoringOptions;
   /** Base of the numbered run directories. @default "./runinfo" */
   runDir?: string;
   /** Run log `runDir/NNN/taskloom.log`. @default true (level info) */

@@ -42,6 +42,8 @@ export interface BlockHost {
   blocksGone(blockIds: string[], why: string): void;
   /** Since when each connected block's managers have all been idle (undefined: busy). */
   blockIdleness(): Promise<Map<string, number | undefined>>;
+  /** A block was submitted or changed state (monitoring). */
+  onBlockState?(b: Block): void;
 }
 
 /** Submits, polls, scales and cancels blocks. */
@@ -92,9 +94,11 @@ export class BlockManager {
       try {
         block.jobId = await this.#h.provider.submit(this.#h.command(id), 1, `block-${id}`);
         this.#h.logger.info("block submitted", { block: id, job: block.jobId });
+        this.#h.onBlockState?.(block);
       } catch (e) {
         block.status = { state: "failed", message: `submit failed: ${e instanceof Error ? e.message : String(e)}` };
         this.#h.logger.error("block submit failed", { block: id, error: block.status.message });
+        this.#h.onBlockState?.(block);
         this.#checkAllFailed();
       }
     }
@@ -111,6 +115,7 @@ export class BlockManager {
     for (const b of withJobs) {
       b.status = { state: "cancelled" };
       this.#h.logger.info("block cancelled", { block: b.id });
+      this.#h.onBlockState?.(b);
     }
   }
 
@@ -131,9 +136,10 @@ export class BlockManager {
     const ended: Block[] = [];
     live.forEach((b, i) => {
       const s = st[i]!;
-      if (s.state !== b.status.state)
-        this.#h.logger.info("block state", { block: b.id, state: s.state, exitCode: s.exitCode });
+      const changed = s.state !== b.status.state;
+      if (changed) this.#h.logger.info("block state", { block: b.id, state: s.state, exitCode: s.exitCode });
       b.status = s;
+      if (changed) this.#h.onBlockState?.(b);
       if (TERMINAL_JOB_STATES.has(s.state)) ended.push(b);
     });
     if (ended.length > 0 && !this.#stopped) {

@@ -224,7 +224,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
     const ids = [...m.inflight.keys()];
     for (const id of ids) owner.delete(id);
     log("warn", "manager lost", { manager: m.reg.manager, block: m.reg.block, why, tasks: ids.length });
-    sendClient({ t: "block", block: m.reg.block, manager: m.reg.manager, event: "lost" });
+    sendClient({ t: "block", block: m.reg.block, manager: m.reg.manager, event: "lost", node: nodeOf(m.reg) });
     if (ids.length > 0) {
       sendClient({ t: "lost", ids, error: "manager", detail: why, manager: m.reg.manager, hostname: m.reg.hostname });
     }
@@ -342,7 +342,7 @@ export async function runInterchange(cfg: InterchangeConfig): Promise<void> {
           host: reg.hostname,
           workers: reg.workers,
         });
-        sendClient({ t: "block", block: reg.block, manager: reg.manager, event: "registered" });
+        sendClient({ t: "block", block: reg.block, manager: reg.manager, event: "registered", node: nodeOf(reg) });
         toWorkers.send([id, ...pack({ t: "heartbeat" })]);
         schedule();
         return;
@@ -468,4 +468,8 @@ async function logHandshakeFailures(sock: Router): Promise<void> {
   } catch {
     // the socket closed
   }
+}
+
+function nodeOf(r: Registration): { hostname: string; workers: number; cores: number; memory: number } {
+  return { hostname: r.hostname, workers: r.workers, cores: r.cores, memory: r.memory };
 }

@@ -131,7 +131,14 @@ export type Message =
     }
   | { t: "managers"; managers: ManagerInfo[] }
   | { t: "welcome"; workerUrl: string }
-  | { t: "block"; block: string; manager: string; event: "registered" | "lost" }
+  | {
+      t: "block";
+      block: string;
+      manager: string;
+      event: "registered" | "lost";
+      /** What the manager registered with (for monitoring). */
+      node?: { hostname: string; workers: number; cores: number; memory: number };
+    }
   // manager -> interchange
   | { t: "register"; reg: Registration }
   | { t: "heartbeat" }

@@ -6,10 +6,13 @@
 import type { AppDef } from "../app.js";
 import { NoKernelError } from "../errors.js";
 import { AppFuture } from "../future.js";
+import type { TaskState } from "../states.js";
 
 /** What an app call needs from the kernel. */
 export interface KernelLike {
   submit(def: AppDef, args: unknown[]): AppFuture<unknown>;
+  /** Tasks in each state (absent on a kernel of another taskloom version). */
+  taskStateCounts?(): Record<TaskState, number>;
 }
 
 const KEY = Symbol.for("taskloom.currentKernel");

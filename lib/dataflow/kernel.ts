@@ -23,6 +23,8 @@ import { memoHash, type MemoTable } from "./memo.js";
 import { decideRetry } from "./retries.js";
 import { TaskRecord } from "./task-record.js";
 import { TemporaryFiles } from "./temporary.js";
+import type { Monitor } from "../monitoring/monitor.js";
+import type { EventLog } from "../monitoring/event-log.js";
 
 const STAGE_IN = stageInApp.appDef;
 
@@ -34,6 +36,8 @@ export interface KernelParts {
   executors: Executor[];
   memo: MemoTable;
   checkpoint: CheckpointWriter;
+  /** Set when monitoring is on. */
+  monitor?: Monitor;
 }
 
 /**
@@ -73,6 +77,10 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   #onCleanup: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   readonly #temporary = new TemporaryFiles();
+  readonly #monitor: Monitor | undefined;
+  /** The monitor's event log (undefined when monitoring is off: one check on the hot path). */
+  readonly #events: EventLog | undefined;
+  readonly #measure: boolean;
   /** Tells this run's staging-cache checks from earlier runs'. */
   readonly #runId = `${Date.now().toString(36)}-${process.pid}`;
 
@@ -87,6 +95,9 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     this.executors = new Map(parts.executors.map((e) => [e.label, e]));
     this.#counts = Object.fromEntries(ALL_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
     this.#retries = parts.config.retries ?? 0;
+    this.#monitor = parts.monitor;
+    this.#events = parts.monitor?.events;
+    this.#measure = parts.monitor?.measure ?? false;
     this.#appCache = parts.config.appCache ?? true;
   }
 
@@ -114,6 +125,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const fut = new AppFuture<unknown>(id, this);
     rec.future = fut;
     if (pin !== undefined) Object.assign(rec.x(), { pinned: pin.executor, retries: pin.retries });
+    rec.measure = this.#measure;
     this.#counts.pending++;
     this.#tasks.set(id, rec);
     if (this.#stopping) {
@@ -130,7 +142,27 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       if (release) rec.x().release = release;
     }
     if (this.#log.debugEnabled) this.#log.debug("task submitted", { task: id, app: def.name });
-    scanDeps(args, (d) => this.#watch(rec, d));
+    const ev = this.#events;
+    if (ev === undefined) scanDeps(args, (d) => this.#watch(rec, d));
+    else {
+      const now = Date.now();
+      ev.task(id, def.name, now, def.cache);
+      ev.status(id, 0, "pending", now, undefined);
+      const depends: number[] = [];
+      scanDeps(args, (d) => {
+        if (d instanceof AppFuture || d instanceof DataFuture) depends.push(d.taskId);
+        this.#watch(rec, d);
+      });
+      const res = rec.resources as Record<string, number> | undefined;
+      if (depends.length > 0 || res !== undefined) {
+        ev.taskExtra({
+          t: "task+",
+          task: id,
+          ...(depends.length > 0 ? { depends } : {}),
+          ...(res ? { resources: res } : {}),
+        });
+      }
+    }
     if (--rec.depsLeft === 0) this.#enqueue(rec);
     return fut;
   }
@@ -282,12 +314,38 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   }
 
   /** @internal executors report here. */
-  readonly onResult = (task: ExecTask, ok: boolean, value: unknown, _info?: ResultInfo): void => {
+  readonly onResult = (task: ExecTask, ok: boolean, value: unknown, info?: ResultInfo): void => {
     const rec = task as TaskRecord;
     if (FINAL_STATES.has(rec.state)) return;
+    if (info?.resources !== undefined) rec.future.resourcesMeasured = info.resources;
+    if (this.#events !== undefined) this.#recordTry(rec, ok, value, info);
     if (ok) return this.#succeed(rec, value);
     this.#fail(rec, value);
   };
+
+  #recordTry(rec: TaskRecord, ok: boolean, value: unknown, info: ResultInfo | undefined): void {
+    const ev = this.#events!;
+    const tryNo = rec.extra?.failCount ?? 0;
+    const now = Date.now();
+    ev.try(rec.id, tryNo, rec.executor?.label ?? "", rec.extra?.launchedAt ?? now, now, ok, info?.worker);
+    if (!ok || info?.resources !== undefined) {
+      const e = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
+      const error = ok
+        ? undefined
+        : {
+            name: typeof e?.name === "string" ? e.name : "Error",
+            message: typeof e?.message === "string" ? e.message : String(value),
+            ...(typeof e?.stack === "string" ? { stack: e.stack } : {}),
+          };
+      ev.other({
+        t: "try+",
+        task: rec.id,
+        try: tryNo,
+        ...(error ? { error } : {}),
+        ...(info?.resources ? { resources: info.resources } : {}),
+      });
+    }
+  }
 
   #succeed(rec: TaskRecord, value: unknown): void {
     const hash = rec.extra?.hash;
@@ -390,6 +448,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     this.#counts[rec.state]--;
     this.#counts[s]++;
     rec.state = s;
+    const ev = this.#events;
+    if (ev !== undefined) {
+      const now = Date.now();
+      if (s === "launched") rec.x().launchedAt = now;
+      ev.status(rec.id, rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
+    }
   }
 
   #finish(rec: TaskRecord, s: TaskState, ok: boolean, value: unknown): void {
@@ -462,6 +526,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     );
     cancelAll();
     this.#temporary.deleteRest();
+    await this.#monitor?.close(this.#counts, (error) => this.#log.error("monitoring store lost events", { error }));
     this.#checkpoint.close();
     const summary = Object.entries(this.#counts).filter(([, n]) => n > 0);
     this.#log.info("Summary of tasks in DFK", Object.fromEntries(summary));

@@ -12,6 +12,7 @@ import { ConfigError, DependencyError, NoKernelError, TaskCancelledError } from 
 import { fileLogger, nullLogger, type Logger } from "../logging.js";
 import { callerModuleUrl } from "../registry.js";
 import { isWorker, markParked } from "../worker-context.js";
+import { checkMonitoring, Monitor } from "../monitoring/monitor.js";
 import { CheckpointWriter, getAllCheckpoints, loadCheckpoints, parsePeriod } from "./checkpoint.js";
 import { currentKernel, setCurrentKernel } from "./current.js";
 import { DataFlowKernel } from "./kernel.js";
@@ -79,15 +80,25 @@ async function start(config: Config): Promise<DataFlowKernel> {
     strategyPeriod: config.strategyPeriod ?? 5,
     maxIdleTime: config.maxIdleTime ?? 120,
   } as const;
-  const kernel = new DataFlowKernel({ config, runDir, logger, executors, memo, checkpoint });
+  const monitoring = checkMonitoring(config.monitoring);
+  let monitor: Monitor | undefined;
+  try {
+    if (monitoring !== undefined) monitor = await Monitor.open(monitoring, runDir);
+  } catch (e) {
+    checkpoint.close();
+    logger.close();
+    throw e;
+  }
+  const kernel = new DataFlowKernel({ config, runDir, logger, executors, memo, checkpoint, monitor });
   const started: typeof executors = [];
   try {
     for (const ex of executors) {
-      await ex.start({ runDir, logger, scaling, onResult: kernel.onResult });
+      await ex.start({ runDir, logger, scaling, onResult: kernel.onResult, monitor: monitor?.forExecutor(ex.label) });
       started.push(ex);
     }
   } catch (e) {
     await Promise.allSettled(started.map((ex) => ex.shutdown(new ConfigError("load() failed"))));
+    await monitor?.close(kernel.taskStateCounts());
     checkpoint.close();
     logger.close();
     throw e;

@@ -41,6 +41,8 @@ export interface TaskExtra {
   stagers?: Set<unknown>;
   /** Releases its hold on temporary files when it ends. */
   release?: () => void;
+  /** When the current try was launched (monitoring). */
+  launchedAt?: number;
 }
 
 /** @internal */
@@ -59,6 +61,8 @@ export class TaskRecord implements ExecTask {
   executor: Executor | undefined = undefined;
   opts: TaskOptions | undefined = undefined;
   extra: TaskExtra | undefined = undefined;
+  /** Resource monitoring is on: the worker measures each try. */
+  measure = false;
 
   constructor(id: number, def: AppDef, ref: AppRef, args: unknown[]) {
     this.id = id;

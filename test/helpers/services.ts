@@ -23,7 +23,7 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}): { ok: boolean; out: st
 /** Installs (if missing) and starts a service with test/services/<name>-up.sh; stops it at process exit. */
 export function ensureService(
   ctx: Mocha.Context,
-  name: "slurm" | "mpi" | "gridengine" | "torque" | "ftp",
+  name: "slurm" | "mpi" | "gridengine" | "torque" | "ftp" | "postgres",
   probe: string,
 ): void {
   if (sh(probe).ok && started.has(name)) return;
@@ -43,7 +43,7 @@ export function ensureService(
 }
 
 /** Stops what ensureService started (by pidfile), e.g. in an `after` hook. */
-export function stopService(name: "slurm" | "gridengine" | "torque" | "ftp"): void {
+export function stopService(name: "slurm" | "gridengine" | "torque" | "ftp" | "postgres"): void {
   if (!started.delete(name)) return;
   sh(`bash ${path.join(DIR, `${name}-down.sh`)}`);
 }

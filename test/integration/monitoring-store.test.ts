@@ -1,0 +1,496 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
+import Database from "better-sqlite3";
+import pg from "pg";
+import type { MonitorEvent } from "../../lib/monitoring/events.js";
+import type { StoreTarget } from "../../lib/monitoring/store.js";
+import { StoreWriter } from "../../lib/monitoring/writer.js";
+import { ensureService, stopService } from "../helpers/services.js";
+import { rejection, tmpDir } from "../helpers/tmp.js";
+
+const PG_STATE = "/tmp/taskloom-postgres";
+const PG_PROBE = `kill -0 "$(head -1 ${PG_STATE}/data/postmaster.pid)" && (exec 3<>/dev/tcp/127.0.0.1/$(cat ${PG_STATE}/port)) 2>/dev/null`;
+
+type Row = Record<string, unknown>;
+/** Runs a query with `?` placeholders against either database; BIGINTs come back as numbers. */
+type Query = (sql: string, ...params: unknown[]) => Promise<Row[]>;
+
+function sqliteQuery(file: string): { query: Query; close: () => void } {
+  const db = new Database(file, { readonly: true });
+  return { query: (sql, ...p) => Promise.resolve(db.prepare(sql).all(...p) as Row[]), close: () => db.close() };
+}
+
+function pgClient(url: string): pg.Client {
+  return new pg.Client({
+    connectionString: url,
+    types: {
+      getTypeParser: ((oid: number, format: "text") =>
+        oid === 20
+          ? Number
+          : (pg.types.getTypeParser(oid, format) as (v: string) => unknown)) as typeof pg.types.getTypeParser,
+    },
+  });
+}
+
+async function pgQuery(url: string): Promise<{ query: Query; close: () => Promise<void> }> {
+  const c = pgClient(url);
+  await c.connect();
+  return {
+    query: async (sql, ...p) => {
+      let n = 0;
+      return (
+        await c.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          p,
+        )
+      ).rows as Row[];
+    },
+    close: () => c.end(),
+  };
+}
+
+/** A realistic task's events: submitted, pending, launched, running, done, and its try. */
+function taskEvents(run: string, task: number, at = 1_700_000_000_000 + task): MonitorEvent[] {
+  const ex = "threads";
+  return [
+    { t: "task", run, task, app: "bench.noop", depends: task > 0 ? [task - 1] : [], invoked: at, memoize: false },
+    { t: "status", run, task, try: 0, state: "pending", at },
+    { t: "status", run, task, try: 0, state: "launched", at: at + 1, executor: ex },
+    { t: "status", run, task, try: 0, state: "running", at: at + 2, executor: ex },
+    { t: "status", run, task, try: 0, state: "exec_done", at: at + 3, executor: ex },
+    { t: "try", run, task, try: 0, executor: ex, launched: at + 1, returned: at + 3, ok: true, worker: "h:1" },
+  ];
+}
+
+/** Writes one event of every kind through a StoreWriter and checks each lands where docs/monitoring-schema.md says. */
+async function checkEveryKind(target: StoreTarget, open: () => Promise<{ query: Query; close: () => unknown }>) {
+  const run = `run-${Math.random().toString(36).slice(2)}`;
+  const w = new StoreWriter(target);
+  await w.ready();
+  const wf = { t: "workflow", run, name: "wf", runDir: "/tmp/wf", host: "h1", user: "u1", began: 1000 } as const;
+  const ex = "threads";
+  w.post([
+    wf,
+    {
+      t: "task",
+      run,
+      task: 0,
+      app: "m.ok",
+      depends: [],
+      invoked: 1001,
+      memoize: false,
+      resources: { cores: 2, memory: 512 },
+    },
+    { t: "task", run, task: 1, app: "m.retry", depends: [0], invoked: 1002, memoize: false },
+    { t: "task", run, task: 2, app: "m.bad", depends: [1], invoked: 1003, memoize: false },
+    { t: "task", run, task: 3, app: "m.cached", depends: [], invoked: 1004, memoize: true },
+    { t: "task", run, task: 5, app: "m.waiting", depends: [2], invoked: 1005, memoize: false },
+    { t: "block", run, executor: "htex", block: "0", job: "123.sched", state: "PENDING", at: 1000 },
+  ]);
+  w.post([
+    { t: "status", run, task: 0, try: 0, state: "pending", at: 1001 },
+    { t: "status", run, task: 0, try: 0, state: "launched", at: 1005, executor: ex },
+    { t: "status", run, task: 0, try: 0, state: "running", at: 1006, executor: ex },
+    { t: "status", run, task: 0, try: 0, state: "exec_done", at: 1010, executor: ex },
+    {
+      t: "try",
+      run,
+      task: 0,
+      try: 0,
+      executor: ex,
+      launched: 1005,
+      returned: 1010,
+      ok: true,
+      worker: "h1:123",
+      host: "h1",
+      block: "0",
+      resources: { peakRssKiB: 2048, cpuUserMs: 12.5, cpuSystemMs: 1.25, wallMs: 5, exitStatus: 0, pid: 123 },
+    },
+    { t: "status", run, task: 1, try: 0, state: "launched", at: 1011, executor: ex },
+    {
+      t: "try",
+      run,
+      task: 1,
+      try: 0,
+      executor: ex,
+      launched: 1011,
+      returned: 1012,
+      ok: false,
+      error: { name: "ValueError", message: "boom 0" },
+    },
+    { t: "status", run, task: 1, try: 1, state: "pending", at: 1013, executor: ex },
+    { t: "block", run, executor: "htex", block: "0", job: "123.sched", state: "RUNNING", at: 1004 },
+    {
+      t: "node",
+      run,
+      executor: "htex",
+      manager: "m-1",
+      host: "h1",
+      block: "0",
+      workers: 4,
+      cores: 8,
+      memoryMB: 16000,
+      active: true,
+      at: 1004,
+    },
+  ]);
+  await w.flush();
+  w.post([
+    { t: "status", run, task: 1, try: 1, state: "launched", at: 1020, executor: ex },
+    {
+      t: "try",
+      run,
+      task: 1,
+      try: 1,
+      executor: ex,
+      launched: 1020,
+      returned: 1029,
+      ok: false,
+      error: { name: "ValueError", message: "boom 1", stack: "at f (m.ts:1)" },
+    },
+    { t: "status", run, task: 1, try: 1, state: "failed", at: 1030, executor: ex },
+    { t: "status", run, task: 2, try: 0, state: "dep_fail", at: 1031 },
+    { t: "status", run, task: 3, try: 0, state: "memo_done", at: 1004 },
+    // A batch resent after a reconnect must not fail nor duplicate the task.
+    { t: "task", run, task: 0, app: "m.ok", depends: [], invoked: 1001, memoize: false },
+    { ...wf, completed: 1040, tasksCompleted: 2, tasksFailed: 2 },
+  ]);
+  await w.close();
+
+  const { query, close } = await open();
+  try {
+    expect(
+      await query(
+        `SELECT workflow_name, rundir, host, "user", time_began, time_completed, tasks_completed_count, tasks_failed_count FROM workflow WHERE run_id = ?`,
+        run,
+      ),
+    ).to.deep.equal([
+      {
+        workflow_name: "wf",
+        rundir: "/tmp/wf",
+        host: "h1",
+        user: "u1",
+        time_began: 1000,
+        time_completed: 1040,
+        tasks_completed_count: 2,
+        tasks_failed_count: 2,
+      },
+    ]);
+    const tasks = await query(
+      `SELECT task_id, task_func_name, task_depends, task_executor, task_memoize, task_resources, task_time_invoked,
+         task_time_returned, task_fail_count, task_status_name FROM task WHERE run_id = ? ORDER BY task_id`,
+      run,
+    );
+    expect(
+      tasks.map((t) => [t.task_id, t.task_status_name, t.task_executor, t.task_time_returned, t.task_fail_count]),
+    ).to.deep.equal([
+      [0, "exec_done", ex, 1010, 0],
+      [1, "failed", ex, 1030, 2],
+      [2, "dep_fail", null, 1031, 0],
+      [3, "memo_done", null, 1004, 0],
+      [5, "pending", null, null, 0],
+    ]);
+    expect(JSON.parse(tasks[0]!.task_resources as string)).to.deep.equal({ cores: 2, memory: 512 });
+    expect(tasks.map((t) => JSON.parse(t.task_depends as string) as number[])).to.deep.equal([[], [0], [1], [], [2]]);
+    expect(tasks.map((t) => t.task_memoize)).to.deep.equal([0, 0, 0, 1, 0]);
+    expect(tasks[1]).to.include({ task_func_name: "m.retry", task_time_invoked: 1002, task_resources: null });
+
+    expect(
+      await query(
+        `SELECT try_id, task_status_name, timestamp FROM status WHERE run_id = ? AND task_id = 1 ORDER BY timestamp`,
+        run,
+      ),
+    ).to.deep.equal([
+      { try_id: 0, task_status_name: "launched", timestamp: 1011 },
+      { try_id: 1, task_status_name: "pending", timestamp: 1013 },
+      { try_id: 1, task_status_name: "launched", timestamp: 1020 },
+      { try_id: 1, task_status_name: "failed", timestamp: 1030 },
+    ]);
+    expect(await query(`SELECT count(*) AS n FROM status WHERE run_id = ?`, run)).to.deep.equal([{ n: 10 }]);
+    const tries = await query(`SELECT * FROM try WHERE run_id = ? ORDER BY task_id, try_id`, run);
+    expect(tries.map((t) => [t.task_id, t.try_id, t.ok, t.error_name, t.error_message, t.error_stack])).to.deep.equal([
+      [0, 0, 1, null, null, null],
+      [1, 0, 0, "ValueError", "boom 0", null],
+      [1, 1, 0, "ValueError", "boom 1", "at f (m.ts:1)"],
+    ]);
+    expect(tries[0]).to.include({
+      task_executor: ex,
+      hostname: "h1",
+      block_id: "0",
+      worker: "h1:123",
+      task_try_time_launched: 1005,
+      task_try_time_returned: 1010,
+    });
+    expect(
+      await query(
+        `SELECT task_id, try_id, timestamp, pid, peak_rss_kib, cpu_user_ms, cpu_system_ms, wall_ms, exit_status FROM resource WHERE run_id = ?`,
+        run,
+      ),
+    ).to.deep.equal([
+      {
+        task_id: 0,
+        try_id: 0,
+        timestamp: 1010,
+        pid: 123,
+        peak_rss_kib: 2048,
+        cpu_user_ms: 12.5,
+        cpu_system_ms: 1.25,
+        wall_ms: 5,
+        exit_status: 0,
+      },
+    ]);
+    expect(
+      await query(
+        `SELECT executor_label, block_id, job_id, status, timestamp FROM block WHERE run_id = ? ORDER BY timestamp`,
+        run,
+      ),
+    ).to.deep.equal([
+      { executor_label: "htex", block_id: "0", job_id: "123.sched", status: "PENDING", timestamp: 1000 },
+      { executor_label: "htex", block_id: "0", job_id: "123.sched", status: "RUNNING", timestamp: 1004 },
+    ]);
+    expect(
+      await query(
+        `SELECT executor_label, manager_id, hostname, block_id, worker_count, cores, memory_mb, active, timestamp FROM node WHERE run_id = ?`,
+        run,
+      ),
+    ).to.deep.equal([
+      {
+        executor_label: "htex",
+        manager_id: "m-1",
+        hostname: "h1",
+        block_id: "0",
+        worker_count: 4,
+        cores: 8,
+        memory_mb: 16000,
+        active: 1,
+        timestamp: 1004,
+      },
+    ]);
+  } finally {
+    await close();
+  }
+}
+
+/** Writes `tasks` realistic tasks (6 events each) in batches of `batch` events; returns committed events per second. */
+async function measure(target: StoreTarget, run: string, tasks: number, batch = 6000): Promise<number> {
+  const w = new StoreWriter(target);
+  await w.ready();
+  const events = Array.from({ length: tasks }, (_, i) => taskEvents(run, i)).flat();
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += batch) w.post(events.slice(i, i + batch));
+  await w.flush();
+  const rate = events.length / ((performance.now() - t0) / 1000);
+  await w.close();
+  return rate;
+}
+
+describe("monitoring store", function () {
+  this.timeout(180_000);
+  const tmp = tmpDir();
+  after(() => tmp.remove());
+
+  describe("SQLite", () => {
+    it("writes every kind of event to its table and keeps each task's final state", async () => {
+      const file = path.join(tmp.dir, "kinds", "monitoring.db");
+      await checkEveryKind({ sqlite: file }, () => Promise.resolve(sqliteQuery(file)));
+      const db = new Database(file, { readonly: true });
+      expect(db.pragma("journal_mode", { simple: true })).to.equal("wal");
+      db.close();
+    });
+
+    it("stores 100k events while another connection reads in a loop, dropping none", async () => {
+      const file = path.join(tmp.dir, "reader.db");
+      const w = new StoreWriter({ sqlite: file });
+      await w.ready();
+      const reader = new Database(file, { readonly: true });
+      const count = reader.prepare<[], { n: number }>("SELECT count(*) AS n FROM status");
+      let done = false;
+      const seen: number[] = [];
+      // Long read transactions too: they hold back checkpoints, which must only grow the WAL.
+      const reading = (async () => {
+        while (!done) {
+          reader.exec("BEGIN");
+          seen.push(count.get()!.n);
+          reader.prepare("SELECT task_status_name, count(*) FROM task GROUP BY 1").all();
+          await new Promise((r) => setTimeout(r, 2));
+          reader.exec("COMMIT");
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      const tasks = 100_000 / 6;
+      const all = Array.from({ length: Math.ceil(tasks) }, (_, i) => taskEvents("r", i)).flat();
+      for (let i = 0; i < all.length; i += 1000) {
+        w.post(all.slice(i, i + 1000));
+        if (i % 10_000 === 0) await new Promise((r) => setImmediate(r));
+      }
+      await w.flush();
+      done = true;
+      await reading;
+      expect(count.get()!.n).to.equal(all.filter((e) => e.t === "status").length);
+      expect(reader.prepare("SELECT count(*) AS n FROM task WHERE task_status_name = 'exec_done'").get()).to.deep.equal(
+        {
+          n: Math.ceil(tasks),
+        },
+      );
+      expect(reader.prepare("SELECT count(*) AS n FROM try").get()).to.deep.equal({ n: Math.ceil(tasks) });
+      expect(new Set(seen).size, "the reader saw the tables grow").to.be.greaterThan(2);
+      reader.close();
+      await w.close();
+    });
+
+    it("keeps every flushed batch when the process is killed, in a file that opens cleanly", async () => {
+      const file = path.join(tmp.dir, "crash", "monitoring.db");
+      const child = path.join(tmp.dir, "crash-child.mjs");
+      const writerUrl = new URL("../../lib/monitoring/writer.ts", import.meta.url).href;
+      // Posts batches of 60 tasks (360 events) back to back, several in flight, and reports each flushed batch.
+      fs.writeFileSync(
+        child,
+        `const { StoreWriter } = await import(${JSON.stringify(writerUrl)});
+         const w = new StoreWriter({ sqlite: ${JSON.stringify(file)} });
+         await w.ready();
+         const run = "crash";
+         for (let b = 0; ; b++) {
+           const events = [];
+           for (let i = 0; i < 60; i++) {
+             const task = b * 60 + i;
+             events.push({ t: "task", run, task, app: "a", depends: [], invoked: task, memoize: false });
+             for (const state of ["pending", "launched", "running", "exec_done"]) events.push({ t: "status", run, task, try: 0, state, at: task });
+             events.push({ t: "try", run, task, try: 0, executor: "x", launched: task, returned: task, ok: true });
+           }
+           w.post(events);
+           const f = w.flush().then(() => process.stdout.write(b + "\\n"));
+           if (b % 4 === 3) await f;
+         }`,
+      );
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+      const proc = spawn(process.execPath, ["--import", tsx, child], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      let flushed = -1;
+      const exited = new Promise<NodeJS.Signals | null>((r) => proc.once("exit", (_c, s) => r(s)));
+      for await (const line of createInterface({ input: proc.stdout })) {
+        flushed = Math.max(flushed, Number(line));
+        if (flushed >= 40) {
+          proc.kill("SIGKILL");
+          break;
+        }
+      }
+      expect(await exited, stderr).to.equal("SIGKILL");
+      const db = new Database(file);
+      expect(db.pragma("integrity_check", { simple: true })).to.equal("ok");
+      const perBatch = db
+        .prepare<[], { b: number; n: number; s: number }>(
+          `SELECT task_id / 60 AS b, count(*) AS n, sum(task_status_name = 'exec_done') AS s FROM task GROUP BY 1 ORDER BY 1`,
+        )
+        .all();
+      expect(perBatch.length).to.be.greaterThan(flushed);
+      // Every batch up to the last flushed one is there, and every batch there is whole (one transaction).
+      perBatch.forEach((r, i) => expect(r).to.deep.equal({ b: i, n: 60, s: 60 }));
+      expect(db.prepare("SELECT count(*) AS n FROM status").get()).to.deep.equal({ n: perBatch.length * 240 });
+      db.close();
+    });
+
+    it("measures the events per second it commits (SQLite)", async function () {
+      const rate = await measure({ sqlite: path.join(tmp.dir, "rate.db") }, "rate", 50_000);
+      console.log(`      SQLite: ${Math.round(rate)} events/s (300k events: per task 1 task + 4 status + 1 try)`);
+      expect(rate).to.be.greaterThan(20_000);
+    });
+  });
+
+  describe("a target it cannot open", () => {
+    it("rejects ready() with an error naming a path it cannot write", async () => {
+      const file = path.join(tmp.dir, "not-a-dir");
+      fs.writeFileSync(file, "");
+      const target = path.join(file, "monitoring.db");
+      const w = new StoreWriter({ sqlite: target });
+      const e = (await rejection(w.ready())) as Error;
+      expect(e.name).to.equal("ConfigError");
+      expect(e.message).to.include(target).and.include("cannot open the monitoring store");
+      w.post([{ t: "status", run: "r", task: 0, try: 0, state: "pending", at: 0 }]);
+      await rejection(w.flush());
+      await w.close().catch(() => undefined);
+      const bad = new StoreWriter({ mysql: "x" } as unknown as StoreTarget);
+      expect(((await rejection(bad.ready())) as Error).message).to.match(
+        /expected \{ sqlite: .* \} or \{ postgres: .* \}/,
+      );
+    });
+
+    it("rejects ready() with an error naming an unreachable server, without its password", async () => {
+      const target = "postgres://someone:s3cret@127.0.0.1:1/monitoring";
+      const w = new StoreWriter({ postgres: target });
+      const e = (await rejection(w.ready())) as Error;
+      expect(e.name).to.equal("ConfigError");
+      expect(e.message).to.include("postgres://someone:***@127.0.0.1:1/monitoring").and.include("ECONNREFUSED");
+      expect(e.message).not.to.include("s3cret");
+      await w.close().catch(() => undefined);
+    });
+  });
+
+  describe("PostgreSQL", function () {
+    let admin: pg.Client;
+    let url = "";
+    const dbName = `taskloom_${process.pid}_${Date.now().toString(36)}`;
+
+    before(async function () {
+      ensureService(this, "postgres", PG_PROBE);
+      const base = fs.readFileSync(path.join(PG_STATE, "url"), "utf8").trim();
+      admin = pgClient(base);
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      url = base.replace(/\/[^/]*$/, `/${dbName}`);
+    });
+    after(async () => {
+      if (admin !== undefined) {
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
+        await admin.end();
+      }
+      stopService("postgres");
+    });
+
+    it("writes every kind of event to its table and keeps each task's final state", async () => {
+      await checkEveryKind({ postgres: url }, () => pgQuery(url));
+    });
+
+    it("keeps two workflows that share one database apart by run_id", async () => {
+      const [a, b] = [new StoreWriter({ postgres: url }), new StoreWriter({ postgres: url })];
+      await Promise.all([a.ready(), b.ready()]);
+      for (let i = 0; i < 1000; i += 100) {
+        a.post(Array.from({ length: 100 }, (_, k) => taskEvents("wf-a", i + k)).flat());
+        b.post(Array.from({ length: 50 }, (_, k) => taskEvents("wf-b", i + k)).flat());
+      }
+      a.post([{ t: "workflow", run: "wf-a", name: "a", runDir: "/a", host: "h", user: "u", began: 1 }]);
+      b.post([{ t: "workflow", run: "wf-b", name: "b", runDir: "/b", host: "h", user: "u", began: 2 }]);
+      await Promise.all([a.close(), b.close()]);
+      const { query, close } = await pgQuery(url);
+      try {
+        const byRun = await query(
+          `SELECT run_id, count(*)::int AS n, sum(CASE WHEN task_status_name = 'exec_done' THEN 1 ELSE 0 END)::int AS done
+           FROM task WHERE run_id IN ('wf-a', 'wf-b') GROUP BY run_id ORDER BY run_id`,
+        );
+        expect(byRun).to.deep.equal([
+          { run_id: "wf-a", n: 1000, done: 1000 },
+          { run_id: "wf-b", n: 500, done: 500 },
+        ]);
+        expect(await query(`SELECT count(*)::int AS n FROM status WHERE run_id = ?`, "wf-b")).to.deep.equal([
+          { n: 2000 },
+        ]);
+        expect(
+          await query(`SELECT workflow_name FROM workflow WHERE run_id IN ('wf-a', 'wf-b') ORDER BY 1`),
+        ).to.deep.equal([{ workflow_name: "a" }, { workflow_name: "b" }]);
+      } finally {
+        await close();
+      }
+    });
+
+    it("measures the events per second it commits (PostgreSQL)", async () => {
+      const rate = await measure({ postgres: url }, "rate", 50_000);
+      console.log(`      PostgreSQL: ${Math.round(rate)} events/s (300k events: per task 1 task + 4 status + 1 try)`);
+      expect(rate).to.be.greaterThan(5_000);
+    });
+  });
+});
