@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../lib/logging.js";
+import type { NodeEvent, ResourcesMeasured } from "../lib/monitoring/events.js";
 import type { StagingPlan, StagingSettings } from "../lib/staging/settings.js";
 
 /** Per-task resource request (TaskVine's vocabulary). Memory and disk in MB. */
@@ -49,12 +50,18 @@ export interface ExecTask {
   readonly shell: ShellSpec | undefined;
   /** Set when the task has remote files to stage in or out on its worker. */
   readonly staging: StagingPlan | undefined;
+  /** Measure the try's resource use on the worker (and report it in {@link ResultInfo.resources}). */
+  readonly measure: boolean;
 }
 
 /** Extra facts about a finished task, for monitoring. */
 export interface ResultInfo {
   /** Milliseconds the app body ran on the worker. */
   readonly runMs?: number;
+  /** What the try used, measured on the worker (when resource monitoring is on). */
+  readonly resources?: ResourcesMeasured;
+  /** Which worker ran it, e.g. `host:pid` (for timelines). */
+  readonly worker?: string;
 }
 
 /** Block scaling settings from the config (used by block executors). */
@@ -74,6 +81,16 @@ export interface ExecutorContext {
   readonly logger: Logger;
   /** Report an outcome: `ok` with the value, or not `ok` with the error. */
   onResult(task: ExecTask, ok: boolean, value: unknown, info?: ResultInfo): void;
+  /** Set when monitoring is on: where block and node events go. */
+  readonly monitor?: ExecutorMonitor;
+}
+
+/** Block and node events of a block executor, for the monitoring store. */
+export interface ExecutorMonitor {
+  /** A block was submitted or changed state. */
+  block(block: string, job: string | undefined, state: string): void;
+  /** A node's manager connected (`active`) or was lost. */
+  node(n: Omit<NodeEvent, "t" | "run" | "executor" | "at">): void;
 }
 
 /** An executor: where tasks run. */

@@ -202,6 +202,32 @@ export class AppNotFoundError extends TaskloomError {
   }
 }
 
+/**
+ * A task used more of a resource than its `resources` allowed and was
+ * killed: a shell app's whole process group, or the HTEX worker process
+ * running a JS app (its manager starts a new one). Amounts in MB (MiB).
+ *
+ * @example
+ * ```ts
+ * try { await bigJob({ resources: { memory: 500 } }); }
+ * catch (e) { if (e instanceof ResourceExceededError) console.log(e.resource, e.used, e.limit); }
+ * ```
+ */
+export class ResourceExceededError extends TaskloomError {
+  constructor(
+    readonly taskId: number,
+    readonly appName: string,
+    readonly resource: "memory",
+    readonly limit: number,
+    readonly used: number,
+  ) {
+    super(
+      `task ${taskId} (app ${appName}) used ${used} MB of ${resource}, over its limit of ${limit} MB (resources.${resource})`,
+      "TASKLOOM_RESOURCE_EXCEEDED",
+    );
+  }
+}
+
 /** Classes revived by name when an error comes back from a worker. */
 export const errorClasses: Record<string, new (...args: never[]) => Error> = {
   Error,
@@ -226,4 +252,5 @@ export const errorClasses: Record<string, new (...args: never[]) => Error> = {
   ProviderError,
   NoKernelError,
   AppNotFoundError,
+  ResourceExceededError,
 };

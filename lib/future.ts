@@ -15,6 +15,7 @@
  */
 import type { File } from "./file.js";
 import type { TaskState } from "./states.js";
+import type { ResourcesMeasured } from "./monitoring/events.js";
 
 const PENDING = 0;
 const FULFILLED = 1;
@@ -158,6 +159,22 @@ export class AppFuture<T> extends Settleable<T> {
   stdout: string | DataFuture | undefined = undefined;
   /** The `stderr` the call asked for: its path, or a DataFuture when given as a File; undefined if none. */
   stderr: string | DataFuture | undefined = undefined;
+  /**
+   * What the task's last try used, measured on its worker: peak RSS (KiB),
+   * CPU user/system ms, wall ms, a shell app's exit status and the worker's
+   * pid. Set when the try ends, for a try that succeeded or failed, only when
+   * resource monitoring is on (`monitoring: { resources: true }`);
+   * `undefined` otherwise, or when the worker could not report (it was lost).
+   * How it is measured differs per executor: see `executors/runtime/measure.ts`.
+   *
+   * @example
+   * ```ts
+   * const f = simulate(42);
+   * await f;
+   * console.log(f.resourcesMeasured?.peakRssKiB, f.resourcesMeasured?.cpuUserMs);
+   * ```
+   */
+  resourcesMeasured: ResourcesMeasured | undefined = undefined;
   // The kernel while the task runs, then its final state: one slot, since a million futures add up.
   #hostOrFinal: FutureHost | TaskState | undefined;
 

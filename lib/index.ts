@@ -35,6 +35,8 @@ export type { FutureHost } from "./future.js";
 export { File } from "./file.js";
 export type { FileOptions, FileJSON } from "./file.js";
 export type { StagingMode, StagingOptions, StagingSettings, StagingPlan } from "./staging/settings.js";
+export type { MonitoringOptions } from "./monitoring/monitor.js";
+export type { ResourcesMeasured, NodeEvent } from "./monitoring/events.js";
 export type { FileScheme } from "./file.js";
 export { load, dfk } from "./dataflow/loader.js";
 export { DataFlowKernel } from "./dataflow/kernel.js";
@@ -60,6 +62,7 @@ export {
   ProviderError,
   NoKernelError,
   AppNotFoundError,
+  ResourceExceededError,
 } from "./errors.js";
 export { ThreadPoolExecutor } from "../executors/threads/executor.js";
 export type { ThreadPoolOptions } from "../executors/threads/executor.js";
@@ -107,6 +110,7 @@ export type { Launcher } from "../launchers/index.js";
 export type {
   Executor,
   ExecutorContext,
+  ExecutorMonitor,
   ScalingSettings,
   ExecTask,
   AppRef,

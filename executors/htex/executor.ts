@@ -341,6 +341,7 @@ export class HighThroughputExecutor implements Executor {
       command: (id) => this.#command(id),
       onAllBlocksFailed: (why) => this.#fail(new ProviderError(why)),
       blocksGone: (blocks, why) => this.#out?.send(pack({ t: "drop-blocks", blocks, why })),
+      onBlockState: (b) => ctx.monitor?.block(b.id, b.jobId, b.status.state),
       blockIdleness: async () => {
         const idle = new Map<string, number | undefined>();
         for (const m of await this.managers()) {
@@ -393,9 +394,10 @@ export class HighThroughputExecutor implements Executor {
           const t = this.#pending.get(r.id);
           if (t === undefined) continue;
           this.#pending.delete(r.id);
-          const [ok, v, ms] = v8.deserialize(r.payload) as Outcome;
-          if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), { runMs: ms });
-          else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), { runMs: ms });
+          const [ok, v, ms, resources, worker] = v8.deserialize(r.payload) as Outcome;
+          const info = resources === undefined ? { runMs: ms } : { runMs: ms, resources, worker };
+          if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), info);
+          else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), info);
         }
         return;
       case "lost":
@@ -414,6 +416,18 @@ export class HighThroughputExecutor implements Executor {
         return;
       case "block":
         this.#blocks?.managerEvent(msg.block, msg.event);
+        if (msg.node !== undefined) {
+          const n = msg.node;
+          this.#ctx?.monitor?.node({
+            manager: msg.manager,
+            host: n.hostname,
+            block: msg.block,
+            workers: n.workers,
+            cores: n.cores,
+            memoryMB: n.memory,
+            active: msg.event === "registered",
+          });
+        }
         return;
       case "managers":
         this.#managerQueries.shift()?.(msg.managers);
@@ -466,6 +480,8 @@ export class HighThroughputExecutor implements Executor {
         walltime: task.walltime,
         shell: task.shell,
         staging: task.staging,
+        measure: task.measure,
+        memory: task.resources?.memory,
       });
     } catch (e) {
       const problem =

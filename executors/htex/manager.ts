@@ -12,14 +12,16 @@ import * as v8 from "node:v8";
 import { randomUUID } from "node:crypto";
 import { Dealer } from "zeromq";
 import { errorToJSON } from "../../lib/error-codec.js";
-import { AppTimeoutError } from "../../lib/errors.js";
+import { AppTimeoutError, ResourceExceededError } from "../../lib/errors.js";
 import { killProcessGroup } from "../runtime/shell.js";
+import { peakRssKiB, sampleProcess } from "../runtime/proc-tree.js";
+import { SAMPLE_MS, toMB } from "../runtime/measure.js";
 import { Outbox } from "./outbox.js";
 import { VERSION } from "../../lib/version.js";
 import type { ClientKeys } from "./curve.js";
 import { mpiEnv, mpiShape, NodePool, type MpiLauncher } from "./mpi.js";
 import { pack, unpack, PROTOCOL_VERSION, type ResultEnvelope, type TaskEnvelope } from "./protocol.js";
-import type { RunMessage, WorkerMessage } from "./worker.js";
+import type { MemoryWatch, RunMessage, WorkerMessage } from "./worker.js";
 
 /** How a manager is started (the `worker-pool` command's options). */
 export interface ManagerOptions {
@@ -49,6 +51,15 @@ interface Worker {
   killedWith: Uint8Array | undefined;
   /** MPI mode: the nodes lent to the running task. */
   nodes: string[];
+  /** The running JS app's memory limit, watched from here. */
+  limit: Watched | undefined;
+}
+
+interface Watched extends MemoryWatch {
+  id: number;
+  t0: number;
+  userMs: number;
+  systemMs: number;
 }
 
 const WORKER_ENTRY = new URL("./worker.js", import.meta.url);
@@ -128,12 +139,26 @@ export async function runManager(o: ManagerOptions): Promise<void> {
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const w: Worker = { rank, proc, batch: [], pgid: 0, timer: undefined, killedWith: undefined, nodes: [] };
+    const w: Worker = {
+      rank,
+      proc,
+      batch: [],
+      pgid: 0,
+      timer: undefined,
+      killedWith: undefined,
+      nodes: [],
+      limit: undefined,
+    };
     proc.on("message", (m: WorkerMessage) => {
       if ("pgid" in m) {
         w.pgid = m.pgid;
         return;
       }
+      if ("limit" in m) {
+        watchMemory(w, m.id, m.limit);
+        return;
+      }
+      w.limit = undefined;
       if (w.timer) clearTimeout(w.timer);
       w.timer = undefined;
       const ran = w.batch;
@@ -170,6 +195,43 @@ export async function runManager(o: ManagerOptions): Promise<void> {
     });
     return w;
   };
+
+  // JS apps with a memory limit: their worker's RSS, every SAMPLE_MS, from here (the app may never yield).
+  let memoryTimer: NodeJS.Timeout | undefined;
+  function watchMemory(w: Worker, id: number, m: MemoryWatch): void {
+    const cpu = w.proc.pid === undefined ? undefined : sampleProcess(w.proc.pid);
+    w.limit = { ...m, id, t0: performance.now(), userMs: cpu?.userMs ?? 0, systemMs: cpu?.systemMs ?? 0 };
+    memoryTimer ??= setInterval(checkMemory, SAMPLE_MS);
+  }
+  function checkMemory(): void {
+    let watching = false;
+    for (const w of workers) {
+      const l = w.limit;
+      if (l === undefined || w.killedWith !== undefined || w.proc.pid === undefined) continue;
+      watching = true;
+      const u = sampleProcess(w.proc.pid);
+      if (u === undefined || u.rssKiB <= l.memory * 1024) continue;
+      w.limit = undefined;
+      const ms = performance.now() - l.t0;
+      const err = new ResourceExceededError(l.id, l.app, "memory", l.memory, toMB(u.rssKiB));
+      const used = l.measure && {
+        // The worker reset its peak when the task started.
+        peakRssKiB: Math.max(u.rssKiB, peakRssKiB(w.proc.pid) ?? 0),
+        cpuUserMs: u.userMs - l.userMs,
+        cpuSystemMs: u.systemMs - l.systemMs,
+        wallMs: Math.round(ms),
+        pid: w.proc.pid,
+      };
+      const outcome = used
+        ? [false, errorToJSON(err), ms, used, `${os.hostname()}:${w.proc.pid}`]
+        : [false, errorToJSON(err), ms];
+      stopTask(w, v8.serialize(outcome));
+    }
+    if (!watching) {
+      clearInterval(memoryTimer);
+      memoryTimer = undefined;
+    }
+  }
 
   const stopTask = (w: Worker, outcome: Uint8Array): void => {
     w.killedWith = outcome;

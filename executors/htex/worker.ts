@@ -20,9 +20,24 @@ export interface RunMessage {
   tasks: { id: number; payload: Uint8Array; env?: Record<string, string> }[];
 }
 
-/** Worker -> manager: outcomes (ms is the run time), or the process group of a shell command that started. */
+/**
+ * Worker -> manager: outcomes (ms is the run time), the process group of a
+ * shell command that started, or a JS app with a memory limit about to start
+ * (the manager watches this process's RSS and kills it past the limit).
+ */
 export type WorkerMessage =
-  { results: { id: number; payload: Uint8Array; ms: number }[] } | { id: number; pgid: number };
+  | { results: { id: number; payload: Uint8Array; ms: number }[] }
+  | { id: number; pgid: number }
+  | { id: number; limit: MemoryWatch };
+
+/** A JS app's memory limit, for its manager to enforce. */
+export interface MemoryWatch {
+  /** MB (MiB). */
+  memory: number;
+  app: string;
+  /** The try is measured: the manager reports what it saw if it kills it. */
+  measure: boolean;
+}
 
 markWorker();
 process.env.TASKLOOM_WORKER = "1";
@@ -51,6 +66,10 @@ process.on("message", (m: RunMessage) => {
       const task: WireTask = { ...(v8.deserialize(payload) as Omit<WireTask, "id">), id };
       const saved = env && Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
       if (env) Object.assign(process.env, env);
+      // A JS body may never yield to this event loop: the manager, not this process, samples and kills.
+      if (task.memory !== undefined && task.fn.kind === "app") {
+        send({ id, limit: { memory: task.memory, app: task.fn.name, measure: task.measure === true } });
+      }
       let o = runTask(
         task,
         task.fn.kind === "shell"

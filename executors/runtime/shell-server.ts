@@ -14,6 +14,11 @@
  * command that uses `$$` is `exec`ed as `/bin/bash -c` so that `$$` is its own
  * pid. A server is replaced when the worker's environment changes, and exits
  * when its worker does (end of its command pipe).
+ *
+ * After each command the server reports its `times`: the CPU of the children
+ * it has waited for. A server runs one command at a time, so the growth is
+ * that command's subshell and everything the subshell waited for, the way
+ * `getrusage(RUSAGE_CHILDREN)` counts it (clock-tick resolution).
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -26,6 +31,14 @@ export interface Started {
   readonly pid: number;
   /** Resolves to its exit status (0–255; 128 + n when killed by signal n). */
   readonly exited: Promise<number>;
+  /** Once `exited` resolved: CPU of the command and all it waited for, ms (undefined if bash did not say). */
+  cpu: CpuTimes | undefined;
+}
+
+/** User and system CPU, ms. */
+export interface CpuTimes {
+  userMs: number;
+  systemMs: number;
 }
 
 /** Where the command's output goes: a path (appended to), or the worker's own stream. */
@@ -36,13 +49,15 @@ export interface Redirects {
   stderrToStdout: boolean;
 }
 
-// Fields arrive NUL-terminated on fd 3; events leave on fd 4 as "S id pid" and "E id status". The server's own
+// Fields arrive NUL-terminated on fd 3; events leave on fd 4 as "S id pid" and "E id status", each "E" (and the
+// start) preceded by bash's two \`times\` lines, the first marked "T ", the second the children's cumulative CPU. The server's own
 // stderr is /dev/null (job control would report every finished job there); commands get the real one, kept on fd 5.
 // fd 6 is a lifeline nobody writes to: when the worker goes (a thread terminated, a process killed) before it
 // learnt a job's process group, the watcher sees end-of-file and kills the running job's group and the server.
 const SCRIPT = `exec 5>&2 2>/dev/null
 __tl_p=$(mktemp)
 set -m
+printf 'T ' >&4; times >&4
 ( read -r -u 6 __tl_x; __tl_j=$(cat "$__tl_p" 2>/dev/null); [ -n "$__tl_j" ] && kill -KILL -- -"$__tl_j"; rm -f "$__tl_p"; kill -KILL $$ ) 3<&- 4>&- &
 while IFS= read -r -d '' __tl_i <&3 && IFS= read -r -d '' __tl_d <&3 && IFS= read -r -d '' __tl_o <&3 &&
   IFS= read -r -d '' __tl_e <&3 && IFS= read -r -d '' __tl_s <&3 && IFS= read -r -d '' __tl_x <&3 &&
@@ -62,6 +77,7 @@ while IFS= read -r -d '' __tl_i <&3 && IFS= read -r -d '' __tl_d <&3 && IFS= rea
   wait $!
   __tl_r=$?
   : > "$__tl_p"
+  printf 'T ' >&4; times >&4
   echo "E $__tl_i $__tl_r" >&4
 done
 rm -f "$__tl_p"
@@ -69,7 +85,7 @@ rm -f "$__tl_p"
 
 interface Pending {
   onStart(pid: number): void;
-  onExit(status: number): void;
+  onExit(status: number, cpu: CpuTimes | undefined): void;
   onFail(e: Error): void;
 }
 
@@ -97,7 +113,20 @@ class Server {
     (this.proc.stdio[3] as unknown as { unref?(): void }).unref?.();
     const events = this.proc.stdio[4] as Readable;
     (events as unknown as { unref?(): void }).unref?.();
+    let timesNext = false;
+    let children: CpuTimes | undefined;
+    let before: CpuTimes | undefined;
     readline.createInterface({ input: events }).on("line", (line) => {
+      if (timesNext) {
+        timesNext = false;
+        before = children;
+        children = parseTimes(line);
+        return;
+      }
+      if (line.startsWith("T ")) {
+        timesNext = true;
+        return;
+      }
       const [kind, id, n] = line.split(" ");
       const p = this.#pending.get(id!);
       if (p === undefined) return;
@@ -105,7 +134,11 @@ class Server {
       else {
         this.#pending.delete(id!);
         this.busy = false;
-        p.onExit(Number(n));
+        const cpu =
+          children && before
+            ? { userMs: children.userMs - before.userMs, systemMs: children.systemMs - before.systemMs }
+            : undefined;
+        p.onExit(Number(n), cpu);
       }
     });
     const died = (why: string): void => {
@@ -125,6 +158,16 @@ class Server {
     const fields = [id, process.cwd(), r.stdout ?? "", r.stderr ?? "", r.stderrToStdout ? "1" : "", exec, command];
     this.#in.write(fields.join("\0") + "\0");
   }
+}
+
+// bash prints \`times\` as "1m2.345s 0m0.010s" (the decimal point is the locale's).
+const TIME = /(\d+)m(\d+)[.,]?(\d*)s/g;
+
+function parseTimes(line: string): CpuTimes | undefined {
+  const ms = [...line.matchAll(TIME)].map(
+    ([, m, s, frac]) => Number(m) * 60_000 + Number(s) * 1000 + Number(`0.${frac || "0"}`) * 1000,
+  );
+  return ms.length === 2 ? { userMs: ms[0]!, systemMs: ms[1]! } : undefined;
 }
 
 const servers: Server[] = [];
@@ -160,13 +203,16 @@ export function startCommand(command: string, r: Redirects): Promise<Started> {
       exit = res;
       fail = rej;
     });
-    let started = false;
+    let started: { pid: number; exited: Promise<number>; cpu: CpuTimes | undefined } | undefined;
     srv.run(String(nextId++), command, r, {
       onStart: (pid) => {
-        started = true;
-        resolve({ pid, exited });
+        started = { pid, exited, cpu: undefined };
+        resolve(started);
       },
-      onExit: (n) => exit(n),
+      onExit: (n, cpu) => {
+        if (started) started.cpu = cpu;
+        exit(n);
+      },
       onFail: (e) => (started ? fail(e) : reject(e)),
     });
   });

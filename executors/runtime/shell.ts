@@ -5,7 +5,9 @@
  *
  * The command runs in its own process group (its pid is the group id), so a
  * walltime, a cancel or a shutdown can kill everything it started, including
- * background jobs, with one signal.
+ * background jobs, with one signal. With a {@link ShellWatch} the tree it
+ * starts is sampled (see measure.ts) for its peak memory and CPU, and killed
+ * when its memory passes the limit.
  *
  * @example
  * ```ts
@@ -17,9 +19,16 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { inspect } from "node:util";
-import { AppTimeoutError, ConfigError, MissingOutputsError, ShellExitError } from "../../lib/errors.js";
+import {
+  AppTimeoutError,
+  ConfigError,
+  MissingOutputsError,
+  ResourceExceededError,
+  ShellExitError,
+} from "../../lib/errors.js";
 import type { ShellSpec } from "../executor.js";
 import { startCommand, type Started } from "./shell-server.js";
+import { toMB, watchTree, type TreeWatch } from "./measure.js";
 
 /** Callbacks around the child's lifetime. */
 export interface ShellHooks {
@@ -31,6 +40,27 @@ export interface ShellHooks {
   onSpawn?(pid: number): void;
   /** Called once when the child has exited; only for a child `onSpawn` was called with. */
   onExit?(): void;
+  /** Sample the command's process tree: to report what it used, or to enforce a memory limit. */
+  watch?: ShellWatch;
+}
+
+/** What to do with the samples of a command's process tree. */
+export interface ShellWatch {
+  /** Named in a {@link ResourceExceededError}. */
+  readonly taskId: number;
+  /** MB (MiB): past it the command's process group is killed and `runShell` rejects with ResourceExceededError. */
+  readonly memoryMB: number | undefined;
+  /** Called once the command has exited (whatever the outcome) with what its tree used. */
+  onMeasured?(used: ShellUsage): void;
+}
+
+/** What a command's process tree used. */
+export interface ShellUsage {
+  peakRssKiB: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** As bash's `wait` gave it: 128 + n when killed by signal n. */
+  exitStatus: number;
 }
 
 const BASH = "/bin/bash";
@@ -52,6 +82,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * @throws ShellExitError - non-zero exit, with bash's exit code (128 + signal
  *   number when killed by a signal); code 127 when bash itself cannot start.
  * @throws AppTimeoutError - the walltime passed; the whole group was killed.
+ * @throws ResourceExceededError - the tree's memory passed `hooks.watch.memoryMB`; the whole group was killed.
  * @throws MissingOutputsError - exit 0 but some `spec.outputs` path is missing.
  */
 export async function runShell(
@@ -181,15 +212,20 @@ function supervise(
     let settled = false;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
+    let tree: TreeWatch | undefined;
+    let overKiB: number | undefined;
+    const watch = hooks?.watch;
     const settle = (fn: () => void): void => {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
+      tree?.stop();
       fn();
     };
 
     child.exited.then(
       (status) => {
+        if (tree !== undefined) report(watch!, tree, child, status);
         let hookError: unknown;
         let hookFailed = false;
         try {
@@ -203,6 +239,8 @@ function supervise(
             reject(asError(hookError));
           } else if (timedOut) {
             reject(new AppTimeoutError(walltime ?? 0));
+          } else if (overKiB !== undefined) {
+            reject(new ResourceExceededError(watch!.taskId, appName, "memory", watch!.memoryMB!, toMB(overKiB)));
           } else if (status !== 0) {
             reject(new ShellExitError(appName, status, streams.stdoutPath, streams.stderrPath));
           } else {
@@ -228,6 +266,19 @@ function supervise(
       return;
     }
 
+    if (watch !== undefined) {
+      const limitKiB = watch.memoryMB === undefined ? undefined : watch.memoryMB * 1024;
+      tree = watchTree(pid, limitKiB, (used) => {
+        overKiB = used;
+        // Its exit then rejects, as for a walltime.
+        try {
+          killProcessGroup(pid);
+        } catch (e) {
+          settle(() => reject(asError(e)));
+        }
+      });
+    }
+
     // Beyond ~24.8 days the limit is not enforced rather than firing at once.
     if (walltime !== undefined && walltime * 1000 <= MAX_TIMER_MS) {
       timer = setTimeout(() => {
@@ -240,6 +291,18 @@ function supervise(
         }
       }, walltime * 1000);
     }
+  });
+}
+
+// CPU: bash's account of the subshell and all it waited for, unless a sample saw more (a killed tree's
+// children are never waited for by it).
+function report(watch: ShellWatch, tree: TreeWatch, child: Started, status: number): void {
+  const seen = tree.stop();
+  watch.onMeasured?.({
+    peakRssKiB: seen.peakRssKiB,
+    cpuUserMs: Math.max(child.cpu?.userMs ?? 0, seen.userMs),
+    cpuSystemMs: Math.max(child.cpu?.systemMs ?? 0, seen.systemMs),
+    exitStatus: status,
   });
 }
 

@@ -17,7 +17,7 @@
 import * as os from "node:os";
 import * as v8 from "node:v8";
 import { Piscina } from "piscina";
-import type { ExecTask, Executor, ExecutorContext, Resources } from "../executor.js";
+import type { ExecTask, Executor, ExecutorContext, Resources, ResultInfo } from "../executor.js";
 import { errorFromJSON, type ErrorJSON } from "../../lib/error-codec.js";
 import { describe } from "../../lib/app.js";
 import { AppTimeoutError, ConfigError, SerializationError, WorkerLostError } from "../../lib/errors.js";
@@ -49,7 +49,11 @@ interface Batch {
 // Apps whose mean run time is below this are batched.
 const BATCH_BELOW_MS = 0.2;
 
-/** Runs tasks on worker threads of this process. */
+/**
+ * Runs tasks on worker threads of this process. A JS app's `resources.memory` limit is not enforced here (threads
+ * share the workflow's process and cannot be stopped alone); shell apps' limits are, on their process trees. Use
+ * HighThroughputExecutor for JS apps that need a memory limit.
+ */
 export class ThreadPoolExecutor implements Executor {
   readonly label: string;
   readonly maxThreads: number;
@@ -198,7 +202,16 @@ export class ThreadPoolExecutor implements Executor {
     for (let i = 0; i < tasks.length; i++) {
       const t = tasks[i]!;
       this.#where.set(t.id, b);
-      wire[i] = { id: t.id, fn: t.fn, args: t.args, walltime: t.walltime, shell: t.shell, staging: t.staging };
+      wire[i] = {
+        id: t.id,
+        fn: t.fn,
+        args: t.args,
+        walltime: t.walltime,
+        shell: t.shell,
+        staging: t.staging,
+        measure: t.measure,
+        memory: t.resources?.memory,
+      };
     }
     const msg: BatchMessage = { slot, tasks: wire };
     (this.#pool!.run(msg) as Promise<BatchReply>).then(
@@ -245,12 +258,13 @@ export class ThreadPoolExecutor implements Executor {
     const outcomes = reply.outcomes ?? (v8.deserialize(reply.bytes!) as Outcome[]);
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
-      const [ok, v, ms] = outcomes[i]!;
+      const [ok, v, ms, resources, worker] = outcomes[i]!;
+      const info: ResultInfo = resources === undefined ? { runMs: ms } : { runMs: ms, resources, worker };
       const prev = this.#ewma.get(t.fn.key);
       this.#ewma.set(t.fn.key, prev === undefined ? ms : prev * 0.8 + ms * 0.2);
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);
-      else if (ok) this.#report(t, true, isPrimitive(v) ? v : reviveFiles(v), ms);
-      else this.#report(t, false, errorFromJSON(v as ErrorJSON), ms);
+      else if (ok) this.#report(t, true, isPrimitive(v) ? v : reviveFiles(v), info);
+      else this.#report(t, false, errorFromJSON(v as ErrorJSON), info);
     }
     this.#schedule();
   }
@@ -293,10 +307,10 @@ export class ThreadPoolExecutor implements Executor {
     this.#schedule();
   }
 
-  #report(t: ExecTask, ok: boolean, value: unknown, ms?: number): void {
+  #report(t: ExecTask, ok: boolean, value: unknown, info?: ResultInfo): void {
     this.#outstanding--;
     this.#solo.delete(t.id);
-    this.#ctx?.onResult(t, ok, value, ms === undefined ? undefined : { runMs: ms });
+    this.#ctx?.onResult(t, ok, value, info);
   }
 
   cancel(taskId: number, error: Error): boolean {

@@ -10,7 +10,14 @@ import { workerPoolCommand } from "./worker-pool.js";
 const USAGE = `usage: taskloom <command> [arguments]
 
 commands:
-  run <script.ts|js> [args...]   run a workflow script (TypeScript runs through tsx)
+  run [--quiet] <script> [args...]
+                                 run a workflow script (TypeScript runs through tsx), with a
+                                 progress line on stderr unless --quiet
+  trace [db] [--run ID]          a run's tries as Chrome/Perfetto trace JSON on stdout
+                                 (db: a monitoring.db or run directory; default: the newest
+                                 ./runinfo/NNN/monitoring.db)
+  explain <taskId> [db] [--run ID]
+                                 why a task is waiting or failed
   worker-pool --url tcp://…      a node's manager for HighThroughputExecutor (started by providers)
   interchange                    internal: HighThroughputExecutor's interchange process
   help                           show this text
@@ -18,6 +25,9 @@ commands:
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
+  // loaded on demand: they need the native SQLite module, `run` does not
+  trace: async (args) => (await import("./trace.js")).traceCommand(args),
+  explain: async (args) => (await import("./explain.js")).explainCommand(args),
   "worker-pool": workerPoolCommand,
   interchange: () => interchangeCommand(),
 };
