@@ -53,12 +53,13 @@ export interface Redirects {
 // start) preceded by bash's two \`times\` lines, the first marked "T ", the second the children's cumulative CPU. The server's own
 // stderr is /dev/null (job control would report every finished job there); commands get the real one, kept on fd 5.
 // fd 6 is a lifeline nobody writes to: when the worker goes (a thread terminated, a process killed) before it
-// learnt a job's process group, the watcher sees end-of-file and kills the running job's group and the server.
+// learnt a job's process group, the watcher sees end-of-file and kills the running job's group and the server. A job
+// forked just as the worker died may not have its group recorded yet: the watcher gives the loop half a second to.
 const SCRIPT = `exec 5>&2 2>/dev/null
 __tl_p=$(mktemp)
 set -m
 printf 'T ' >&4; times >&4
-( read -r -u 6 __tl_x; __tl_j=$(cat "$__tl_p" 2>/dev/null); [ -n "$__tl_j" ] && kill -KILL -- -"$__tl_j"; rm -f "$__tl_p"; kill -KILL $$ ) 3<&- 4>&- &
+( read -r -u 6 __tl_x; for __tl_k in 1 2 3 4 5 6 7 8 9 10; do __tl_j=$(cat "$__tl_p" 2>/dev/null); [ -n "$__tl_j" ] && break; sleep 0.05; done; [ -n "$__tl_j" ] && kill -KILL -- -"$__tl_j"; rm -f "$__tl_p"; kill -KILL $$ ) 3<&- 4>&- &
 while IFS= read -r -d '' __tl_i <&3 && IFS= read -r -d '' __tl_d <&3 && IFS= read -r -d '' __tl_o <&3 &&
   IFS= read -r -d '' __tl_e <&3 && IFS= read -r -d '' __tl_s <&3 && IFS= read -r -d '' __tl_x <&3 &&
   IFS= read -r -d '' __tl_c <&3; do

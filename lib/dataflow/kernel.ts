@@ -327,7 +327,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const ev = this.#events!;
     const tryNo = rec.extra?.failCount ?? 0;
     const now = Date.now();
-    ev.try(rec.id, tryNo, rec.executor?.label ?? "", rec.extra?.launchedAt ?? now, now, ok, info?.worker);
+    ev.try(rec.id, tryNo, rec.executor?.label ?? "", rec.launchedAt || now, now, ok, info?.worker);
     if (!ok || info?.resources !== undefined) {
       const e = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
       const error = ok
@@ -451,7 +451,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const ev = this.#events;
     if (ev !== undefined) {
       const now = Date.now();
-      if (s === "launched") rec.x().launchedAt = now;
+      if (s === "launched") rec.launchedAt = now;
       ev.status(rec.id, rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
     }
   }

@@ -41,8 +41,6 @@ export interface TaskExtra {
   stagers?: Set<unknown>;
   /** Releases its hold on temporary files when it ends. */
   release?: () => void;
-  /** When the current try was launched (monitoring). */
-  launchedAt?: number;
 }
 
 /** @internal */
@@ -63,6 +61,8 @@ export class TaskRecord implements ExecTask {
   extra: TaskExtra | undefined = undefined;
   /** Resource monitoring is on: the worker measures each try. */
   measure = false;
+  /** When the current try was launched, ms (kept only with monitoring on). */
+  launchedAt = 0;
 
   constructor(id: number, def: AppDef, ref: AppRef, args: unknown[]) {
     this.id = id;

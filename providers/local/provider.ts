@@ -138,22 +138,40 @@ export class LocalProvider implements Provider {
     };
   }
 
-  cancel(jobIds: readonly string[]): Promise<boolean[]> {
-    return Promise.resolve(
-      jobIds.map((id) => {
-        const job = this.#jobs.get(id);
-        if (job === undefined || job.cancelled || this.#status(id).state !== "running") return false;
-        job.cancelled = true;
-        // TERM first so a worker pool can stop its workers' commands (process groups of their own), then KILL.
-        try {
-          process.kill(-job.pid, "SIGTERM");
-        } catch {
-          return true;
-        }
-        setTimeout(() => killProcessGroup(job.pid), 2000).unref();
-        return true;
-      }),
-    );
+  /**
+   * Sends SIGTERM to each live job's process group (so a worker pool can stop its workers' commands, which have
+   * groups of their own), SIGKILL to a group still there 2 s later, and resolves once the jobs are gone.
+   */
+  async cancel(jobIds: readonly string[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    const dying: number[] = [];
+    for (const id of jobIds) {
+      const job = this.#jobs.get(id);
+      if (job === undefined || job.cancelled || this.#status(id).state !== "running") {
+        out.push(false);
+        continue;
+      }
+      job.cancelled = true;
+      out.push(true);
+      try {
+        process.kill(-job.pid, "SIGTERM");
+        dying.push(job.pid);
+      } catch {
+        // already gone
+      }
+    }
+    const gone = async (ms: number): Promise<boolean> => {
+      for (const end = Date.now() + ms; Date.now() < end;) {
+        if (!dying.some(alive)) return true;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return !dying.some(alive);
+    };
+    if (dying.length > 0 && !(await gone(2000))) {
+      for (const pid of dying) killProcessGroup(pid);
+      await gone(1000);
+    }
+    return out;
   }
 }
 

@@ -274,7 +274,8 @@ describe("a shell command outlives no worker", () => {
     const shellJs = new URL("../../dist/executors/runtime/shell.js", import.meta.url).href;
     fs.writeFileSync(
       runner,
-      `import { runShell } from ${JSON.stringify(shellJs)};\nawait runShell("t", "sleep 60 & echo $! > ${pidFile}; wait", undefined, undefined);\n`,
+      // The interval keeps the worker alive (as a real worker's channel does) until the test kills it.
+      `import { runShell } from ${JSON.stringify(shellJs)};\nsetInterval(() => {}, 1 << 30);\nawait runShell("t", "sleep 60 & echo $! > ${pidFile}; wait", undefined, undefined);\n`,
     );
     const child = spawn(process.execPath, [runner], { stdio: "ignore" });
     expect(await until(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "")).to.equal(true);
