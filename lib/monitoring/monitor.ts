@@ -82,8 +82,10 @@ export class Monitor {
     this.measure = o.resources ?? false;
     this.events = new EventLog(run, o.flushIntervalMs ?? 100, (b, transfer) => writer.postEncoded(b, transfer));
     // A workflow that exits without cleanup still hands over what it has (the thread may finish writing it).
-    process.once("exit", () => this.events.flush());
+    process.once("exit", this.#onExit);
   }
+
+  readonly #onExit = (): void => this.events.flush();
 
   /** Starts the store's thread and the run's record; rejects with ConfigError if the store cannot be opened. */
   static async open(o: MonitoringOptions, runDir: string): Promise<Monitor> {
@@ -143,6 +145,7 @@ export class Monitor {
         tasksFailed: counts.failed + counts.dep_fail,
       });
       this.events.flush();
+      process.off("exit", this.#onExit);
       await this.#writer.close().catch((e: unknown) => log?.(e instanceof Error ? e.message : String(e)));
     })();
     return this.#closed;
