@@ -161,14 +161,17 @@ export abstract class ClusterProvider implements Provider {
     return this.channel.run(argv, { timeoutMs: this.cmdTimeout * 1000, stdin });
   }
 
+  /** A ProviderError naming the command, its exit code and what it said (default: its stderr, else stdout). */
+  protected commandFailed(argv: readonly string[], r: CommandResult, said = r.stderr || r.stdout): ProviderError {
+    return new ProviderError(
+      `\`${argv.map(quote).join(" ")}\` failed with exit code ${r.code}: ${said.trim() || "(no output)"}`,
+    );
+  }
+
   /** Runs a scheduler command that must succeed; otherwise a ProviderError with the command, exit code and stderr. */
   protected async execOk(argv: readonly string[], stdin?: string): Promise<CommandResult> {
     const r = await this.exec(argv, stdin);
-    if (r.code !== 0) {
-      throw new ProviderError(
-        `\`${argv.map(quote).join(" ")}\` failed with exit code ${r.code}: ${(r.stderr || r.stdout).trim() || "(no output)"}`,
-      );
-    }
+    if (r.code !== 0) throw this.commandFailed(argv, r);
     return r;
   }
 

@@ -266,8 +266,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     if (rec.def.kind === "join") return this.#runJoin(rec);
     const ex = extra?.pinned ?? this.#pickExecutor(rec);
     if (rec.resources) ex.validateResources(rec.resources);
-    // (A staging task fetches its file itself.)
-    if (anyRemoteFile() && rec.def !== STAGE_IN && hasRemoteFiles(rec.args) && this.#planStaging(rec, ex)) return;
+    if (anyRemoteFile() && hasRemoteFiles(rec.args) && this.#planStaging(rec, ex)) return;
     rec.executor = ex;
     this.#setState(rec, "launched");
     ex.submit(rec);
@@ -289,7 +288,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const budget = x.retries ?? rec.def.retries ?? this.#retries;
     const stagers = new Map<string, AppFuture<unknown>>();
     for (const [url, f] of inputs) {
-      stagers.set(url, this.submit(STAGE_IN, [f, plan], { executor: ex, retries: budget }));
+      stagers.set(url, this.submit(STAGE_IN, [f.toJSON(), plan], { executor: ex, retries: budget }));
     }
     x.pinned = ex;
     x.stagers = new Set(stagers.values());

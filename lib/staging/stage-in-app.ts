@@ -4,13 +4,18 @@
  * @module
  */
 import { app } from "../app.js";
-import type { File } from "../file.js";
+import { File, type FileJSON } from "../file.js";
 import { cachedCopy } from "./cache.js";
 import { defaultStagingDir, type StagingPlan } from "./settings.js";
 
-/** @internal submitted by the kernel, pinned to the executor of the app that needs the file. */
+/**
+ * @internal submitted by the kernel, pinned to the executor of the app that needs the file. It takes the file as
+ * plain JSON (not a File), so the kernel sees no remote file to stage for the staging task itself.
+ */
 export const stageInApp = app(
-  async (file: File, plan: StagingPlan): Promise<File> =>
-    file.stagedAt(await cachedCopy(file, plan.dir ?? defaultStagingDir(), plan.run)),
+  async (json: FileJSON, plan: StagingPlan): Promise<File> => {
+    const file = File.revive(json);
+    return file.stagedAt(await cachedCopy(file, plan.dir ?? defaultStagingDir(), plan.run));
+  },
   { module: import.meta.url, name: "taskloom.stageIn" },
 );

@@ -4,8 +4,7 @@
  * @module
  */
 import { describe } from "../../lib/app.js";
-import { ConfigError, ProviderError } from "../../lib/errors.js";
-import { quote, type CommandResult } from "../runner.js";
+import { ConfigError } from "../../lib/errors.js";
 import { CLUSTER_KEYS, ClusterProvider, type ClusterJob, type ClusterOptions } from "../cluster.js";
 import { isFinal, type JobState, type JobStatus } from "../provider.js";
 import { lsfRunLimit, lsfScript } from "./template.js";
@@ -183,7 +182,7 @@ export class LSFProvider extends ClusterProvider {
         const r = await this.exec(argv);
         // An id LSF no longer knows is a "Job <N> is not found" line (and exit code 255), not a failed poll.
         const trouble = r.stderr.split("\n").filter((l) => l.trim() !== "" && !/^Job <\d+> is not found/.test(l));
-        if (r.code !== 0 && (trouble.length > 0 || r.stderr.trim() === "")) throw this.#failed(argv, r);
+        if (r.code !== 0 && (trouble.length > 0 || r.stderr.trim() === "")) throw this.commandFailed(argv, r);
         const seen = new Map<string, string>();
         for (const line of r.stdout.split("\n")) {
           const m = /^\s*(\d+)\|(\w+)\|/.exec(line);
@@ -228,12 +227,6 @@ export class LSFProvider extends ClusterProvider {
     return st;
   }
 
-  // Scheduler commands whose non-zero exit is not always a failure report the others like execOk does.
-  #failed(argv: readonly string[], r: CommandResult): ProviderError {
-    const said = (r.stderr || r.stdout).trim() || "(no output)";
-    return new ProviderError(`\`${argv.map(quote).join(" ")}\` failed with exit code ${r.code}: ${said}`);
-  }
-
   /** Kills live blocks with one `bkill`; a job that had already finished is not counted as cancelled. */
   async cancel(jobIds: readonly string[]): Promise<boolean[]> {
     const live = jobIds.filter((id) => this.jobs.has(id) && !isFinal(this.jobs.get(id)!.last));
@@ -248,7 +241,7 @@ export class LSFProvider extends ClusterProvider {
         if (m) finished.add(m[1]!);
         else if (line.trim() !== "") other.push(line);
       }
-      if (r.code !== 0 && (other.length > 0 || finished.size === 0)) throw this.#failed(argv, r);
+      if (r.code !== 0 && (other.length > 0 || finished.size === 0)) throw this.commandFailed(argv, r);
     }
     return jobIds.map((id) => {
       if (!live.includes(id) || finished.has(id)) return false;

@@ -5,10 +5,9 @@
  */
 import * as path from "node:path";
 import { describe } from "../../lib/app.js";
-import { ConfigError, ProviderError } from "../../lib/errors.js";
+import { ConfigError } from "../../lib/errors.js";
 import { CLUSTER_KEYS, ClusterProvider, type ClusterJob, type ClusterOptions } from "../cluster.js";
 import type { JobState, JobStatus } from "../provider.js";
-import { quote } from "../runner.js";
 import type { PbsScript } from "./template.js";
 import { arrayOf, ended, exitStatusOf, exitWhy, idKey, parseQstatFull, stateOf, type QstatRecord } from "./qstat.js";
 
@@ -112,9 +111,7 @@ export abstract class PbsProvider extends ClusterProvider {
     // A job qstat no longer knows is reported on stderr (and in the exit code) with the others still listed.
     const odd = r.stderr.split("\n").filter((l) => l.trim() && !/Unknown Job Id|Job has finished/i.test(l));
     if (r.code !== 0 && odd.length > 0) {
-      throw new ProviderError(
-        `\`${argv.map(quote).join(" ")}\` failed with exit code ${r.code}: ${odd.join("\n").trim()}`,
-      );
+      throw this.commandFailed(argv, r, odd.join("\n"));
     }
     const out = new Map<string, QstatRecord[]>();
     for (const [id, rec] of parseQstatFull(r.stdout)) {

@@ -4,7 +4,7 @@
  * @module
  */
 import { describe } from "../../lib/app.js";
-import { ConfigError, ProviderError } from "../../lib/errors.js";
+import { ConfigError } from "../../lib/errors.js";
 import { CLUSTER_KEYS, ClusterProvider, type ClusterOptions } from "../cluster.js";
 import type { JobState, JobStatus } from "../provider.js";
 import { slurmScript } from "./template.js";
@@ -137,10 +137,9 @@ export class SlurmProvider extends ClusterProvider {
       jobIds,
       async (live) => {
         // One squeue for every block; `-t all` keeps finished jobs visible for MinJobAge.
-        const r = await this.exec(["squeue", "--noheader", "-t", "all", "-j", live.join(","), "-o", "%i %t"]);
-        if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) {
-          throw new ProviderError(`\`squeue\` failed with exit code ${r.code}: ${r.stderr.trim() || "(no output)"}`);
-        }
+        const argv = ["squeue", "--noheader", "-t", "all", "-j", live.join(","), "-o", "%i %t"];
+        const r = await this.exec(argv);
+        if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw this.commandFailed(argv, r, r.stderr);
         const seen = new Map<string, string>();
         for (const line of r.stdout.split("\n")) {
           const [id, code] = line.trim().split(/\s+/);
