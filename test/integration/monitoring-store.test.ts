@@ -276,19 +276,6 @@ async function checkEveryKind(target: StoreTarget, open: () => Promise<{ query: 
   }
 }
 
-/** Writes `tasks` realistic tasks (6 events each) in batches of `batch` events; returns committed events per second. */
-async function measure(target: StoreTarget, run: string, tasks: number, batch = 6000): Promise<number> {
-  const w = new StoreWriter(target);
-  await w.ready();
-  const events = Array.from({ length: tasks }, (_, i) => taskEvents(run, i)).flat();
-  const t0 = performance.now();
-  for (let i = 0; i < events.length; i += batch) w.post(events.slice(i, i + batch));
-  await w.flush();
-  const rate = events.length / ((performance.now() - t0) / 1000);
-  await w.close();
-  return rate;
-}
-
 describe("monitoring store", function () {
   this.timeout(180_000);
   const tmp = tmpDir();
@@ -394,12 +381,6 @@ describe("monitoring store", function () {
       expect(db.prepare("SELECT count(*) AS n FROM status").get()).to.deep.equal({ n: perBatch.length * 240 });
       db.close();
     });
-
-    it("measures the events per second it commits (SQLite)", async function () {
-      const rate = await measure({ sqlite: path.join(tmp.dir, "rate.db") }, "rate", 50_000);
-      console.log(`      SQLite: ${Math.round(rate)} events/s (300k events: per task 1 task + 4 status + 1 try)`);
-      expect(rate).to.be.greaterThan(20_000);
-    });
   });
 
   describe("a target it cannot open", () => {
@@ -485,12 +466,6 @@ describe("monitoring store", function () {
       } finally {
         await close();
       }
-    });
-
-    it("measures the events per second it commits (PostgreSQL)", async () => {
-      const rate = await measure({ postgres: url }, "rate", 50_000);
-      console.log(`      PostgreSQL: ${Math.round(rate)} events/s (300k events: per task 1 task + 4 status + 1 try)`);
-      expect(rate).to.be.greaterThan(5_000);
     });
   });
 });
