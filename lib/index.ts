@@ -37,6 +37,7 @@ export type { FileOptions, FileJSON } from "./file.js";
 export type { StagingMode, StagingOptions, StagingSettings, StagingPlan } from "./staging/settings.js";
 export type { MonitoringOptions } from "./monitoring/monitor.js";
 export type { ResourcesMeasured, NodeEvent } from "./monitoring/events.js";
+export { startDashboard, type Dashboard, type DashboardOptions } from "./dashboard/server.js";
 export type { FileScheme } from "./file.js";
 export { load, dfk } from "./dataflow/loader.js";
 export { DataFlowKernel } from "./dataflow/kernel.js";

@@ -18,7 +18,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as v8 from "node:v8";
 import { Dealer } from "zeromq";
-import type { ExecTask, Executor, ExecutorContext, Resources } from "../executor.js";
+import type { ExecTask, Executor, ExecutorContext, Resources, ResultInfo } from "../executor.js";
 import { describe } from "../../lib/app.js";
 import { errorFromJSON, type ErrorJSON } from "../../lib/error-codec.js";
 import { checkOptionKeys } from "../../lib/options.js";
@@ -395,7 +395,12 @@ export class HighThroughputExecutor implements Executor {
           if (t === undefined) continue;
           this.#pending.delete(r.id);
           const [ok, v, ms, resources, worker] = v8.deserialize(r.payload) as Outcome;
-          const info = resources === undefined ? { runMs: ms } : { runMs: ms, resources, worker };
+          const info: ResultInfo =
+            resources !== undefined
+              ? { runMs: ms, resources, worker }
+              : worker !== undefined
+                ? { runMs: ms, worker }
+                : { runMs: ms };
           if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), info);
           else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), info);
         }
@@ -481,6 +486,7 @@ export class HighThroughputExecutor implements Executor {
         shell: task.shell,
         staging: task.staging,
         measure: task.measure,
+        name: this.#ctx?.monitor !== undefined,
         memory: task.resources?.memory,
       });
     } catch (e) {

@@ -10,7 +10,7 @@ import * as v8 from "node:v8";
 import { markWorker } from "../../lib/worker-context.js";
 import { errorToJSON } from "../../lib/error-codec.js";
 import { SerializationError } from "../../lib/errors.js";
-import { runTask, type Outcome, type WireTask } from "../runtime/run-task.js";
+import { nameOutcome, runTask, type Outcome, type WireTask } from "../runtime/run-task.js";
 import { cloneProblem } from "../runtime/wire.js";
 import { killProcessGroup } from "../runtime/shell.js";
 
@@ -86,6 +86,7 @@ process.on("message", (m: RunMessage) => {
           : undefined,
       );
       if (o instanceof Promise) o = await o;
+      if (task.name === true) nameOutcome(o);
       if (saved) {
         for (const [k, v] of Object.entries(saved)) {
           if (v === undefined) delete process.env[k];

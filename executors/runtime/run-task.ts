@@ -28,6 +28,8 @@ export interface WireTask {
   staging?: StagingPlan | undefined;
   /** Measure the try's resources (peak RSS, CPU, wall) and return them. */
   measure?: boolean;
+  /** Say which worker ran it even when not measured (monitoring's timeline has a track per worker). */
+  name?: boolean;
   /**
    * `resources.memory` (MB): a shell app's process tree is killed past it.
    * A JS app's limit is its executor's business (HTEX: the manager watches the worker).
@@ -153,6 +155,20 @@ function finishMeasure(
 function outcome(ok: boolean, v: unknown, start: number, meter: Meter | undefined): Outcome {
   const ms = performance.now() - start;
   return meter === undefined ? [ok, v, ms] : [ok, v, ms, meter.finish(), workerName];
+}
+
+/**
+ * `o` with the name of the worker that ran it (kept if a measured try already says).
+ *
+ * @example
+ * ```ts
+ * nameOutcome([true, 42, 0.1]); // [true, 42, 0.1, undefined, "node7:4242"]
+ * ```
+ */
+export function nameOutcome(o: Outcome): Outcome {
+  if (o.length === 3) o.push(undefined, workerName);
+  else o[4] ??= workerName;
+  return o;
 }
 
 function withMeasure(o: Outcome, r: ResourcesMeasured | undefined): Outcome {

@@ -254,12 +254,19 @@ export class ThreadPoolExecutor implements Executor {
   }
 
   #onReply(b: Batch, reply: BatchReply): void {
+    // With monitoring on, every try names its thread (the timeline's track), measured or not.
+    const thread = this.#ctx?.monitor === undefined ? undefined : this.#threadName(b.slot);
     this.#release(b);
     const outcomes = reply.outcomes ?? (v8.deserialize(reply.bytes!) as Outcome[]);
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
       const [ok, v, ms, resources, worker] = outcomes[i]!;
-      const info: ResultInfo = resources === undefined ? { runMs: ms } : { runMs: ms, resources, worker };
+      const info: ResultInfo =
+        resources === undefined
+          ? thread === undefined
+            ? { runMs: ms }
+            : { runMs: ms, worker: thread }
+          : { runMs: ms, resources, worker };
       const prev = this.#ewma.get(t.fn.key);
       this.#ewma.set(t.fn.key, prev === undefined ? ms : prev * 0.8 + ms * 0.2);
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);
@@ -267,6 +274,20 @@ export class ThreadPoolExecutor implements Executor {
       else this.#report(t, false, errorFromJSON(v as ErrorJSON), info);
     }
     this.#schedule();
+  }
+
+  readonly #threadNames = new Map<number, string>();
+
+  /** The name a measured try on the thread that ran this slot reports (`host:pid/threadId`, as run-task's). */
+  #threadName(slot: number): string | undefined {
+    const tid = Atomics.load(this.#control.ctl, at(slot, THREAD));
+    if (tid === 0) return undefined;
+    let name = this.#threadNames.get(tid);
+    if (name === undefined) {
+      name = `${os.hostname()}:${process.pid}/${tid}`;
+      this.#threadNames.set(tid, name);
+    }
+    return name;
   }
 
   #onError(b: Batch, err: unknown): void {

@@ -18,6 +18,9 @@ commands:
                                  ./runinfo/NNN/monitoring.db)
   explain <taskId> [db] [--run ID]
                                  why a task is waiting or failed
+  monitor [db] [--port N] [--host H]
+                                 serve the web dashboard of a monitoring store (default
+                                 http://127.0.0.1:8080/) until Ctrl-C
   worker-pool --url tcp://…      a node's manager for HighThroughputExecutor (started by providers)
   interchange                    internal: HighThroughputExecutor's interchange process
   help                           show this text
@@ -28,6 +31,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   // loaded on demand: they need the native SQLite module, `run` does not
   trace: async (args) => (await import("./trace.js")).traceCommand(args),
   explain: async (args) => (await import("./explain.js")).explainCommand(args),
+  monitor: async (args) => (await import("./monitor.js")).monitorCommand(args),
   "worker-pool": workerPoolCommand,
   interchange: () => interchangeCommand(),
 };

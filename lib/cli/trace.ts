@@ -120,13 +120,16 @@ export async function writeTrace(db: StoreDb, run: RunRow, out: NodeJS.WritableS
   try {
     for (const t of iterateTries(db, run.runId)) {
       const key = t.worker ?? (t.block !== null ? `block ${t.block}` : t.host !== null ? t.host : t.executor);
-      const returned = Math.max(t.returned, t.launched);
-      const { pid, tid, meta } = tracks.place(t.executor, key, t.launched, returned);
+      // the slice is the try on its worker; the time it queued after launch is in its args
+      const start = t.running ?? t.launched;
+      const returned = Math.max(t.returned, start);
+      const { pid, tid, meta } = tracks.place(t.executor, key, start, returned);
       for (const m of meta) push(m);
       const args: Record<string, unknown> = { task: t.taskId, try: t.tryId, ok: t.ok, executor: t.executor };
       if (t.host !== null) args.host = t.host;
       if (t.block !== null) args.block = t.block;
       if (t.worker !== null) args.worker = t.worker;
+      if (t.running !== null) args.queued_ms = t.running - t.launched;
       if (t.wallMs !== null) Object.assign(args, { wall_ms: t.wallMs, cpu_ms: t.cpuMs, peak_rss_kib: t.peakRssKiB });
       if (!t.ok) args.error = `${t.errorName ?? "Error"}: ${t.errorMessage ?? ""}`;
       const e: Record<string, unknown> = {
@@ -135,8 +138,8 @@ export async function writeTrace(db: StoreDb, run: RunRow, out: NodeJS.WritableS
         name: t.app,
         pid,
         tid,
-        ts: us(t.launched),
-        dur: us(returned) - us(t.launched),
+        ts: us(start),
+        dur: us(returned) - us(start),
         args,
       };
       if (!t.ok) e.cname = "terrible";

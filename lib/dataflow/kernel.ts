@@ -81,6 +81,8 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   /** The monitor's event log (undefined when monitoring is off: one check on the hot path). */
   readonly #events: EventLog | undefined;
   readonly #measure: boolean;
+  /** Launch times are kept relative to this (small integers: no number boxed per task). */
+  readonly #clockBase = Date.now() - 1;
   /** Tells this run's staging-cache checks from earlier runs'. */
   readonly #runId = `${Date.now().toString(36)}-${process.pid}`;
 
@@ -143,22 +145,20 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     }
     if (this.#log.debugEnabled) this.#log.debug("task submitted", { task: id, app: def.name });
     const ev = this.#events;
-    if (ev === undefined) scanDeps(args, (d) => this.#watch(rec, d));
-    else {
-      const now = Date.now();
-      ev.task(id, def.name, now, def.cache);
-      ev.status(id, 0, "pending", now, undefined);
-      const depends: number[] = [];
-      scanDeps(args, (d) => {
-        if (d instanceof AppFuture || d instanceof DataFuture) depends.push(d.taskId);
-        this.#watch(rec, d);
-      });
+    let depends: number[] | undefined;
+    scanDeps(args, (d) => {
+      if (ev !== undefined && (d instanceof AppFuture || d instanceof DataFuture)) (depends ??= []).push(d.taskId);
+      this.#watch(rec, d);
+    });
+    if (ev !== undefined) {
+      // the task row implies its "pending" status (EventLog.task)
+      ev.task(id, def.name, Date.now(), def.cache);
       const res = rec.resources as Record<string, number> | undefined;
-      if (depends.length > 0 || res !== undefined) {
+      if (depends !== undefined || res !== undefined) {
         ev.taskExtra({
           t: "task+",
           task: id,
-          ...(depends.length > 0 ? { depends } : {}),
+          ...(depends !== undefined ? { depends } : {}),
           ...(res ? { resources: res } : {}),
         });
       }
@@ -326,7 +326,10 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const ev = this.#events!;
     const tryNo = rec.extra?.failCount ?? 0;
     const now = Date.now();
-    ev.try(rec.id, tryNo, rec.executor?.label ?? "", rec.launchedAt || now, now, ok, info?.worker);
+    const launched = rec.launchedAt === 0 ? now : rec.launchedAt + this.#clockBase;
+    // The worker's own run time dates its start (to the clock's ms; the result's trip back is not subtracted).
+    const running = info?.runMs === undefined ? undefined : Math.max(launched, Math.round(now - info.runMs));
+    ev.try(rec.id, tryNo, rec.executor?.label ?? "", launched, now, ok, info?.worker, running);
     if (!ok || info?.resources !== undefined) {
       const e = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
       const error = ok
@@ -450,7 +453,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const ev = this.#events;
     if (ev !== undefined) {
       const now = Date.now();
-      if (s === "launched") rec.launchedAt = now;
+      if (s === "launched") rec.launchedAt = now - this.#clockBase;
       ev.status(rec.id, rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
     }
   }

@@ -61,7 +61,7 @@ export class TaskRecord implements ExecTask {
   extra: TaskExtra | undefined = undefined;
   /** Resource monitoring is on: the worker measures each try. */
   measure = false;
-  /** When the current try was launched, ms (kept only with monitoring on). */
+  /** When the current try was launched, ms after the kernel's clock base; 0 if not (kept only with monitoring on). */
   launchedAt = 0;
 
   constructor(id: number, def: AppDef, ref: AppRef, args: unknown[]) {

@@ -13,10 +13,12 @@ import type { MonitorEvent, ResourcesMeasured } from "./events.js";
 const STATE_CODE = new Map<TaskState, number>(ALL_STATES.map((s, i) => [s, i]));
 /** Rows per batch: a batch goes to the store when full, or on the flush timer. */
 const ROWS = 8192;
+/** Buffer sets kept for reuse: enough for the batches in flight to the store's thread. */
+const SPARE_SETS = 4;
 /** Columns of each kind of row. */
 const TASK = 4; // task, app, invoked, memoize
 const STATUS = 5; // task, try, state, at, executor
-const TRY = 7; // task, try, executor, launched, returned, ok, worker
+const TRY = 8; // task, try, executor, launched, returned, ok, worker, running
 
 /** One batch as it crosses to the store's thread. */
 export interface EncodedBatch {
@@ -67,6 +69,10 @@ export class EventLog {
   #tryRows = 0;
   #extra: EncodedBatch["extra"] = [];
   #timer: NodeJS.Timeout | undefined;
+  /** Buffers the store's thread gave back, `[tasks, status, tries]` each. */
+  readonly #spare: ArrayBuffer[][] = [];
+  #lastString: string | undefined;
+  #lastId = -1;
 
   constructor(run: string, flushMs: number, send: (b: EncodedBatch, transfer: ArrayBuffer[]) => void) {
     this.run = run;
@@ -75,12 +81,16 @@ export class EventLog {
   }
 
   #id(s: string): number {
+    // the same executor label or app name comes many times in a row
+    if (s === this.#lastString) return this.#lastId;
     let id = this.#ids.get(s);
     if (id === undefined) {
       id = this.#ids.size;
       this.#ids.set(s, id);
       this.#newStrings.push(s);
     }
+    this.#lastString = s;
+    this.#lastId = id;
     return id;
   }
 
@@ -88,6 +98,7 @@ export class EventLog {
     this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref();
   }
 
+  /** A new task; it stands for its "pending" status too (the decoder adds that row), saving a call per task. */
   task(task: number, app: string, invoked: number, memoize: boolean): void {
     if (this.#taskRows === ROWS) this.flush();
     const o = this.#taskRows++ * TASK;
@@ -123,6 +134,7 @@ export class EventLog {
     returned: number,
     ok: boolean,
     worker: string | undefined,
+    running: number | undefined,
   ): void {
     if (this.#tryRows === ROWS) this.flush();
     const o = this.#tryRows++ * TRY;
@@ -134,6 +146,7 @@ export class EventLog {
     a[o + 4] = returned;
     a[o + 5] = ok ? 1 : 0;
     a[o + 6] = worker === undefined ? -1 : this.#id(worker);
+    a[o + 7] = running ?? -1;
     this.#arm();
   }
 
@@ -141,6 +154,14 @@ export class EventLog {
   other(e: MonitorEvent | SparseTry): void {
     this.#extra.push(e);
     this.#arm();
+  }
+
+  /** Takes back a sent batch's buffers (`[tasks, status, tries]`) to fill again; stale contents are overwritten. */
+  recycle(buffers: ArrayBuffer[]): void {
+    const [t, s, y] = buffers;
+    const fits =
+      t?.byteLength === ROWS * TASK * 8 && s?.byteLength === ROWS * STATUS * 8 && y?.byteLength === ROWS * TRY * 8;
+    if (fits && this.#spare.length < SPARE_SETS) this.#spare.push(buffers);
   }
 
   /** Sends what has been collected (if anything). */
@@ -162,9 +183,10 @@ export class EventLog {
     this.#send(b, [this.#tasks.buffer, this.#status.buffer, this.#tries.buffer] as ArrayBuffer[]);
     this.#newStrings = [];
     this.#extra = [];
-    this.#tasks = new Float64Array(ROWS * TASK);
-    this.#status = new Float64Array(ROWS * STATUS);
-    this.#tries = new Float64Array(ROWS * TRY);
+    const spare = this.#spare.pop();
+    this.#tasks = spare ? new Float64Array(spare[0]!) : new Float64Array(ROWS * TASK);
+    this.#status = spare ? new Float64Array(spare[1]!) : new Float64Array(ROWS * STATUS);
+    this.#tries = spare ? new Float64Array(spare[2]!) : new Float64Array(ROWS * TRY);
     this.#taskRows = this.#statusRows = this.#tryRows = 0;
   }
 }
@@ -200,6 +222,10 @@ export class EventDecoder {
         ...(x?.resources !== undefined ? { resources: x.resources } : {}),
       });
     }
+    for (let r = 0; r < b.taskRows; r++) {
+      const o = r * TASK;
+      out.push({ t: "status", run, task: b.tasks[o]!, try: 0, state: "pending", at: b.tasks[o + 2]! });
+    }
     for (let r = 0; r < b.statusRows; r++) {
       const o = r * STATUS;
       const ex = b.status[o + 4]!;
@@ -218,6 +244,7 @@ export class EventDecoder {
       const task = b.tries[o]!;
       const tryNo = b.tries[o + 1]!;
       const w = b.tries[o + 6]!;
+      const running = b.tries[o + 7]!;
       const x = tryPlus.get(`${task}.${tryNo}`);
       out.push({
         t: "try",
@@ -226,6 +253,7 @@ export class EventDecoder {
         try: tryNo,
         executor: s[b.tries[o + 2]!]!,
         launched: b.tries[o + 3]!,
+        ...(running >= 0 ? { running } : {}),
         returned: b.tries[o + 4]!,
         ok: b.tries[o + 5] === 1,
         ...(w >= 0 ? { worker: s[w]! } : {}),

@@ -70,6 +70,8 @@ export interface TryEvent {
   try: number;
   executor: string;
   launched: number;
+  /** When its worker started it (launched → running is time in queues), if known. */
+  running?: number;
   returned: number;
   ok: boolean;
   /** The error of a failed try: class name, message and (remote) stack. */

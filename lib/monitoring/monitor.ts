@@ -81,6 +81,7 @@ export class Monitor {
     this.#workflow = workflow;
     this.measure = o.resources ?? false;
     this.events = new EventLog(run, o.flushIntervalMs ?? 100, (b, transfer) => writer.postEncoded(b, transfer));
+    writer.onBuffers = (buffers) => this.events.recycle(buffers);
     // A workflow that exits without cleanup still hands over what it has (the thread may finish writing it).
     process.once("exit", this.#onExit);
   }

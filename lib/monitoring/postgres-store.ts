@@ -9,6 +9,7 @@ import pg from "pg";
 import type { MonitorEvent } from "./events.js";
 import { SCHEMA } from "./schema.js";
 import {
+  ADDED_COLUMNS,
   TABLES,
   insertHead,
   planBatch,
@@ -86,6 +87,9 @@ export class PostgresStore implements MonitoringStore {
         await client.query("BEGIN");
         await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
         for (const ddl of SCHEMA) await client.query(ddl);
+        for (const { table, column, type } of ADDED_COLUMNS) {
+          await client.query(`ALTER TABLE "${table}" ADD COLUMN IF NOT EXISTS ${column} ${type}`);
+        }
         await client.query("COMMIT");
       } catch (e) {
         await client.query("ROLLBACK").catch(() => undefined);

@@ -9,6 +9,7 @@ import Database from "better-sqlite3";
 import type { MonitorEvent } from "./events.js";
 import { SCHEMA } from "./schema.js";
 import {
+  ADDED_COLUMNS,
   TABLES,
   insertHead,
   planBatch,
@@ -87,6 +88,10 @@ export class SqliteStore implements MonitoringStore {
       db.pragma("synchronous = NORMAL");
       db.transaction(() => {
         for (const ddl of SCHEMA) db.exec(ddl);
+        for (const { table, column, type } of ADDED_COLUMNS) {
+          const has = db.prepare(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`).get(table, column);
+          if (has === undefined) db.exec(`ALTER TABLE "${table}" ADD COLUMN ${column} ${type}`);
+        }
       }).immediate();
       return new SqliteStore(db);
     } catch (e) {

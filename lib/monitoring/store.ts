@@ -86,7 +86,12 @@ const TASK_COLUMNS: readonly Column[] = [
   ["task_resources", "text"],
   ["task_time_invoked", "bigint"],
   ["task_status_name", "text"],
+  ["task_executor", "text"],
+  ["task_time_returned", "bigint"],
+  ["task_fail_count", "int"],
 ];
+/** Where a task row holds what a {@link TaskUpdate} sets (the last four columns above). */
+const [STATE_AT, EXECUTOR_AT, RETURNED_AT, FAILED_AT] = [7, 8, 9, 10];
 
 /** Inserted rows of each table (workflow and the task updates are handled apart). */
 export const TABLES = {
@@ -107,6 +112,7 @@ export const TABLES = {
     ["block_id", "text"],
     ["worker", "text"],
     ["task_try_time_launched", "bigint"],
+    ["task_try_time_running", "bigint"],
     ["task_try_time_returned", "bigint"],
     ["ok", "int"],
     ["error_name", "text"],
@@ -156,6 +162,14 @@ export const CONFLICT_KEYS: Partial<Record<Table, string>> = {
   try: "run_id, task_id, try_id",
 };
 
+/**
+ * Columns added to tables after their first release: a store file made before lacks them, and opening it for
+ * writing adds them (nullable, so old rows read as "not known").
+ */
+export const ADDED_COLUMNS: readonly { table: Table; column: string; type: "BIGINT" }[] = [
+  { table: "try", column: "task_try_time_running", type: "BIGINT" },
+];
+
 /** A value of a row cell, as both drivers bind it. */
 export type Cell = string | number | null;
 
@@ -172,7 +186,11 @@ export interface TaskUpdate {
   failed: number;
 }
 
-/** One batch as rows: inserts per table, then workflow upserts and task updates. */
+/**
+ * One batch as rows: inserts per table, then workflow upserts and task updates. A task inserted by the batch
+ * carries its updates in its row (most tasks begin and end within one batch: one insert instead of an insert,
+ * an update and its index changes).
+ */
 export interface BatchPlan {
   workflows: WorkflowEvent[];
   rows: Record<Table, Cell[][]>;
@@ -187,14 +205,16 @@ const opt = (v: string | undefined): string | null => v ?? null;
 /**
  * Turns events into rows, in the order a batch must apply them: inserts (task
  * rows before anything that updates them), then one update per task carrying
- * the batch's last state, executor, return time and failed-try count.
+ * the batch's last state, executor, return time and failed-try count (folded
+ * into the task's row when the batch inserts it).
  */
 export function planBatch(events: readonly MonitorEvent[]): BatchPlan {
   const rows: Record<Table, Cell[][]> = { task: [], status: [], try: [], resource: [], block: [], node: [] };
+  const inserted = new Map<string, Cell[]>();
   const workflows = new Map<string, WorkflowEvent>();
   const updates = new Map<string, TaskUpdate>();
   const update = (run: string, task: number): TaskUpdate => {
-    const key = `${run}\0${task}`;
+    const key = `${run}\0${int(task)}`;
     let u = updates.get(key);
     if (u === undefined) {
       u = { run, task: int(task), state: null, executor: null, returned: null, failed: 0 };
@@ -210,18 +230,24 @@ export function planBatch(events: readonly MonitorEvent[]): BatchPlan {
         workflows.set(e.run, prev === undefined ? e : { ...prev, ...definedOnly(e) });
         break;
       }
-      case "task":
-        rows.task.push([
+      case "task": {
+        const row = [
           e.run,
           int(e.task),
           e.app,
-          JSON.stringify(e.depends ?? []),
+          e.depends === undefined || e.depends.length === 0 ? "[]" : JSON.stringify(e.depends),
           e.memoize ? 1 : 0,
           e.resources !== undefined && Object.keys(e.resources).length > 0 ? JSON.stringify(e.resources) : null,
           int(e.invoked),
           "pending",
-        ]);
+          null,
+          null,
+          0,
+        ];
+        rows.task.push(row);
+        inserted.set(`${e.run}\0${int(e.task)}`, row);
         break;
+      }
       case "status": {
         rows.status.push([e.run, int(e.task), int(e.try), e.state, int(e.at)]);
         const u = update(e.run, e.task);
@@ -240,6 +266,7 @@ export function planBatch(events: readonly MonitorEvent[]): BatchPlan {
           opt(e.block),
           opt(e.worker),
           int(e.launched),
+          optInt(e.running),
           int(e.returned),
           e.ok ? 1 : 0,
           opt(e.error?.name),
@@ -285,7 +312,19 @@ export function planBatch(events: readonly MonitorEvent[]): BatchPlan {
         break;
     }
   }
-  return { workflows: [...workflows.values()], rows, updates: [...updates.values()] };
+  const rest: TaskUpdate[] = [];
+  for (const [key, u] of updates) {
+    const row = inserted.get(key);
+    if (row === undefined) {
+      rest.push(u);
+      continue;
+    }
+    if (u.state !== null) row[STATE_AT] = u.state;
+    row[EXECUTOR_AT] = u.executor;
+    row[RETURNED_AT] = u.returned;
+    row[FAILED_AT] = u.failed;
+  }
+  return { workflows: [...workflows.values()], rows, updates: rest };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

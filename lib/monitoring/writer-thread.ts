@@ -5,6 +5,8 @@
  * fewer, larger commits instead of a growing backlog.
  * @module
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MonitorEvent } from "./events.js";
 import { openStore, type MonitoringStore, type StoreTarget } from "./store.js";
@@ -20,6 +22,8 @@ export type FromWriter =
   | { type: "ready" }
   | { type: "open-failed"; message: string }
   | { type: "done"; seq: number; failed: { seq: number; message: string }[] }
+  /** An encoded batch's buffers, decoded and handed back for the log to fill again. */
+  | { type: "buffers"; buffers: ArrayBuffer[] }
   | { type: "closed" };
 
 /** Events per transaction when batches have queued up. */
@@ -29,7 +33,22 @@ const RETRY_FOR_MS = 60_000;
 
 const port = parentPort!;
 const send = (m: FromWriter): void => port.postMessage(m);
-const queue: { seq: number; events: MonitorEvent[] }[] = [];
+/**
+ * Batches waiting for a commit. The kernel's stay encoded (typed arrays, ~150 bytes a task) until their turn: a
+ * workflow that outruns the database queues compact columns, not objects.
+ */
+const queue: { seq: number; events?: MonitorEvent[]; encoded?: EncodedBatch; size: number }[] = [];
+// The kernel's encoded batches share one string table: decoded here, in arrival order.
+const decoder = new EventDecoder();
+
+/** Decodes a batch and gives its buffers back: a log that reuses them allocates (and zeroes) no new memory. */
+function decodeAndReturn(b: EncodedBatch): MonitorEvent[] {
+  const events = decoder.decode(b);
+  const buffers = [b.tasks.buffer, b.status.buffer, b.tries.buffer] as ArrayBuffer[];
+  port.postMessage({ type: "buffers", buffers } satisfies FromWriter, buffers);
+  return events;
+}
+
 let store: MonitoringStore | undefined;
 let busy = false;
 let closing = false;
@@ -84,8 +103,10 @@ async function drain(): Promise<void> {
     while (queue.length > 0) {
       let n = 0;
       let k = 0;
-      while (k < queue.length && (k === 0 || n + queue[k]!.events.length <= MAX_EVENTS)) n += queue[k++]!.events.length;
-      await commit(store, queue.splice(0, k));
+      while (k < queue.length && (k === 0 || n + queue[k]!.size <= MAX_EVENTS)) n += queue[k++]!.size;
+      // decoded in arrival order: the batches share one string table
+      const batches = queue.splice(0, k).map((b) => ({ seq: b.seq, events: b.events ?? decodeAndReturn(b.encoded!) }));
+      await commit(store, batches);
       // Lets batches posted meanwhile arrive, to be merged into the next commit.
       await new Promise((r) => setImmediate(r));
     }
@@ -100,16 +121,31 @@ async function drain(): Promise<void> {
   }
 }
 
-// The kernel's encoded batches share one string table: decoded here, in arrival order.
-const decoder = new EventDecoder();
-
 port.on("message", (m: ToWriter) => {
-  if (m.type === "batch") queue.push({ seq: m.seq, events: m.events });
-  else if (m.type === "encoded") queue.push({ seq: m.seq, events: decoder.decode(m.batch) });
-  else closing = true;
+  if (m.type === "batch") queue.push({ seq: m.seq, events: m.events, size: m.events.length });
+  else if (m.type === "encoded") {
+    const b = m.batch;
+    // a task row also stands for its "pending" status (see EventLog.task)
+    queue.push({ seq: m.seq, encoded: b, size: 2 * b.taskRows + b.statusRows + b.tryRows + b.extra.length });
+  } else closing = true;
   void drain();
 });
 
+/**
+ * Gives this thread the lowest CPU priority (Linux lets a thread's nice value differ from its process's). A workflow
+ * that keeps every core busy then runs at almost full speed while the store falls behind; the store catches up when
+ * a core is idle, and `cleanup()` waits for it. Elsewhere (or where refused) the thread keeps the process's priority.
+ */
+function yieldCpu(): void {
+  try {
+    const tid = Number(fs.readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 19);
+  } catch {
+    // not Linux, or not allowed: same priority as the workflow
+  }
+}
+
+yieldCpu();
 try {
   store = await openStore((workerData as { target: StoreTarget }).target);
   send({ type: "ready" });

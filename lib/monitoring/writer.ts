@@ -102,6 +102,7 @@ export class StoreWriter {
         } else if (m.type === "open-failed") {
           reject(this.#die(new ConfigError(m.message)));
         } else if (m.type === "done") this.#progress(m.seq, m.failed);
+        else if (m.type === "buffers") this.onBuffers?.(m.buffers);
       });
       worker.on("error", (e) => {
         reject(this.#die(new Error(`monitoring store writer (${where}) failed: ${e.message}`, { cause: e })));
@@ -112,6 +113,9 @@ export class StoreWriter {
     });
     this.#ready.catch(() => undefined);
   }
+
+  /** Receives the buffers of encoded batches once decoded (see {@link EventLog.recycle}). */
+  onBuffers: ((buffers: ArrayBuffer[]) => void) | undefined;
 
   /** Resolves once the store is open and its schema exists; rejects with a ConfigError naming the target if not. */
   ready(): Promise<void> {

@@ -23,7 +23,7 @@ function sh(script: string, env: NodeJS.ProcessEnv = {}): { ok: boolean; out: st
 /** Installs (if missing) and starts a service with test/services/<name>-up.sh; stops it at process exit. */
 export function ensureService(
   ctx: Mocha.Context,
-  name: "slurm" | "mpi" | "gridengine" | "torque" | "ftp" | "postgres",
+  name: "slurm" | "mpi" | "gridengine" | "torque" | "ftp" | "postgres" | "chromium",
   probe: string,
 ): void {
   if (sh(probe).ok && started.has(name)) return;

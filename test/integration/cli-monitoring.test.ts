@@ -79,7 +79,7 @@ function buildStore(
   ).run(run, T0);
   const task = db.prepare(`INSERT INTO task VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`);
   const status = db.prepare(`INSERT INTO status VALUES (?, ?, ?, ?, ?)`);
-  const tryRow = db.prepare(`INSERT INTO try VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const tryRow = db.prepare(`INSERT INTO try VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`);
   const resource = db.prepare(`INSERT INTO resource VALUES (?, ?, ?, ?, 4242, ?, ?, 0, ?, NULL)`);
   const node = db.prepare(`INSERT INTO node VALUES (?, ?, ?, ?, '0', 4, ?, ?, ?, ?)`);
   db.transaction(() => {

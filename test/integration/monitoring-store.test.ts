@@ -290,6 +290,41 @@ describe("monitoring store", function () {
       db.close();
     });
 
+    it("adds a column a newer taskloom writes to a store file made before it, keeping its rows", async () => {
+      const file = path.join(tmp.dir, "old.db");
+      const old = new Database(file);
+      old.exec(`CREATE TABLE try (run_id TEXT NOT NULL, task_id INTEGER NOT NULL, try_id INTEGER NOT NULL,
+        task_executor TEXT NOT NULL, hostname TEXT, block_id TEXT, worker TEXT,
+        task_try_time_launched BIGINT NOT NULL, task_try_time_returned BIGINT NOT NULL, ok INTEGER NOT NULL,
+        error_name TEXT, error_message TEXT, error_stack TEXT, PRIMARY KEY (run_id, task_id, try_id))`);
+      old.prepare("INSERT INTO try VALUES ('r0', 1, 0, 'threads', NULL, NULL, 'w', 10, 20, 1, NULL, NULL, NULL)").run();
+      old.close();
+      const w = new StoreWriter({ sqlite: file });
+      await w.ready();
+      const at = 1_700_000_000_000;
+      w.post([
+        {
+          t: "try",
+          run: "r1",
+          task: 1,
+          try: 0,
+          executor: "threads",
+          launched: at,
+          running: at + 5,
+          returned: at + 9,
+          ok: true,
+        },
+      ]);
+      await w.close();
+      const { query, close } = sqliteQuery(file);
+      const rows = await query("SELECT run_id, task_try_time_running AS running FROM try ORDER BY run_id");
+      close();
+      expect(rows).to.deep.equal([
+        { run_id: "r0", running: null },
+        { run_id: "r1", running: at + 5 },
+      ]);
+    });
+
     it("stores 100k events while another connection reads in a loop, dropping none", async () => {
       const file = path.join(tmp.dir, "reader.db");
       const w = new StoreWriter({ sqlite: file });

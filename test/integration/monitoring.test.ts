@@ -114,6 +114,41 @@ for (const ex of EXECUTORS) {
         db.close();
       }
     });
+
+    it("without resource measuring, every try still names its worker and when the worker started it", async () => {
+      k = await load({
+        executors: [ex.make()],
+        runDir: path.join(tmp.dir, "runs"),
+        monitoring: true,
+        initializeLogging: false,
+      });
+      const runDir = k.runDir;
+      await Promise.all([hold(1), hold(1), double(1)]);
+      await k.cleanup();
+      k = undefined;
+      const db = new Database(path.join(runDir, "monitoring.db"), { readonly: true });
+      try {
+        const tries = db
+          .prepare(
+            `SELECT t.task_func_name AS app, y.worker, y.task_try_time_launched AS launched,
+                    y.task_try_time_running AS running, y.task_try_time_returned AS returned
+             FROM try y JOIN task t USING (run_id, task_id) ORDER BY y.task_id`,
+          )
+          .all() as { app: string; worker: string | null; launched: number; running: number; returned: number }[];
+        expect(tries).to.have.length(3);
+        expect(db.prepare("SELECT count(*) AS n FROM resource").get()).to.deep.equal({ n: 0 });
+        for (const t of tries) {
+          expect(t.worker, `${t.app}'s worker`).to.match(
+            ex.name === "ThreadPoolExecutor" ? /^[^:]+:\d+\/\d+$/ : /^[^:]+:\d+$/,
+          );
+          expect(t.running).to.be.within(t.launched, t.returned);
+        }
+        // hold() sleeps 300 ms on its worker: the running → returned span covers it
+        for (const t of tries.filter((x) => x.app === "hold")) expect(t.returned - t.running).to.be.at.least(250);
+      } finally {
+        db.close();
+      }
+    });
   });
 }
 
