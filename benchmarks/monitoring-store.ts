@@ -1,5 +1,6 @@
 // Events per second the monitoring store's writer commits, for a realistic mix (per task: 1 task + 4 status +
-// 1 try event), as JSON lines. SQLite always; PostgreSQL too when MONITORING_PG_URL is set.
+// 1 try event), and tasks per second for the kernel's encoded batches (what a workflow sends), as JSON lines.
+// SQLite always; PostgreSQL too (events only) when MONITORING_PG_URL is set.
 // Usage: npx tsx benchmarks/monitoring-store.ts [--tasks=N]
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import type { MonitorEvent } from "../lib/monitoring/events.js";
 import type { StoreTarget } from "../lib/monitoring/store.js";
 import { StoreWriter } from "../lib/monitoring/writer.js";
+import { EventLog } from "../lib/monitoring/event-log.js";
 
 const tasks = Number(process.argv.find((a) => a.startsWith("--tasks="))?.slice(8) ?? 50_000);
 
@@ -48,9 +50,33 @@ async function measure(name: string, target: StoreTarget): Promise<void> {
   );
 }
 
+/** What a workflow does: the kernel's EventLog encodes each task (task, launched, try, exec_done) into columns. */
+async function measureEncoded(name: string, target: StoreTarget): Promise<void> {
+  const w = new StoreWriter(target);
+  await w.ready();
+  const log = new EventLog(`bench-${Date.now()}`, 60_000, (b, transfer) => w.postEncoded(b, transfer));
+  w.onBuffers = (buffers) => log.recycle(buffers);
+  const t0 = performance.now();
+  for (let i = 0; i < tasks; i++) {
+    const at = 1_700_000_000_000 + i;
+    log.task(i, "noop", at, false);
+    log.status(i, 0, "launched", at, "htex");
+    log.try(i, 0, "htex", at, at + 1, true, "host:1", at);
+    log.status(i, 0, "exec_done", at + 1, "htex");
+  }
+  log.flush();
+  await w.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  await w.close();
+  console.log(
+    JSON.stringify({ bench: "monitoring_store_encoded", store: name, tasks, tasksPerSec: Math.round(tasks / seconds) }),
+  );
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "taskloom-storebench-"));
 try {
   await measure("sqlite", { sqlite: path.join(dir, "monitoring.db") });
+  await measureEncoded("sqlite", { sqlite: path.join(dir, "encoded.db") });
   if (process.env.MONITORING_PG_URL) await measure("postgres", { postgres: process.env.MONITORING_PG_URL });
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

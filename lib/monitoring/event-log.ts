@@ -16,9 +16,9 @@ const ROWS = 8192;
 /** Buffer sets kept for reuse: enough for the batches in flight to the store's thread. */
 const SPARE_SETS = 4;
 /** Columns of each kind of row. */
-const TASK = 4; // task, app, invoked, memoize
-const STATUS = 5; // task, try, state, at, executor
-const TRY = 8; // task, try, executor, launched, returned, ok, worker, running
+export const TASK = 4; // task, app, invoked, memoize
+export const STATUS = 5; // task, try, state, at, executor
+export const TRY = 8; // task, try, executor, launched, returned, ok, worker, running
 
 /** One batch as it crosses to the store's thread. */
 export interface EncodedBatch {
@@ -195,9 +195,14 @@ export class EventLog {
 export class EventDecoder {
   readonly #strings: string[] = [];
 
-  decode(b: EncodedBatch): MonitorEvent[] {
-    this.#strings.push(...b.strings);
-    const s = this.#strings;
+  /** Takes in a batch's new strings (once per batch, in order) and returns the whole table. */
+  absorb(b: EncodedBatch): readonly string[] {
+    for (const x of b.strings) this.#strings.push(x);
+    return this.#strings;
+  }
+
+  /** The batch as events; `s` is the string table as of it (absorbed now unless given). */
+  decode(b: EncodedBatch, s: readonly string[] = this.absorb(b)): MonitorEvent[] {
     const run = b.run;
     const out: MonitorEvent[] = [];
     const depends = new Map<number, SparseTask>();

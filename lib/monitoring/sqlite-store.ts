@@ -8,6 +8,8 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import type { MonitorEvent } from "./events.js";
 import { SCHEMA } from "./schema.js";
+import type { EncodedBatch } from "./event-log.js";
+import { writeEncoded, type EncodedStatements } from "./sqlite-encoded.js";
 import {
   ADDED_COLUMNS,
   TABLES,
@@ -43,6 +45,7 @@ const UPDATE_TASK = `UPDATE task SET
 export class SqliteStore implements MonitoringStore {
   readonly #db: Database.Database;
   readonly #write: (events: readonly MonitorEvent[]) => void;
+  readonly #writeEncoded: (batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]) => void;
 
   private constructor(db: Database.Database) {
     this.#db = db;
@@ -55,16 +58,28 @@ export class SqliteStore implements MonitoringStore {
     ) as Record<Table, Database.Statement<Cell[]>>;
     const upsertWorkflow = db.prepare<Cell[]>(workflowUpsert(() => "?"));
     const updateTask = db.prepare<Cell[]>(UPDATE_TASK);
+    const writeRows = (events: readonly MonitorEvent[]): void => {
+      const plan = planBatch(events);
+      for (const w of plan.workflows) upsertWorkflow.run(...workflowRow(w));
+      for (const t of Object.keys(TABLES) as Table[]) {
+        const stmt = insert[t];
+        for (const r of plan.rows[t]) stmt.run(...r);
+      }
+      for (const u of plan.updates) updateTask.run(u.state, u.executor, u.returned, u.failed, u.run, u.task);
+    };
     // BEGIN IMMEDIATE takes the write lock up front, so a second writer waits (busy_timeout) instead of failing mid-batch.
-    this.#write = db
-      .transaction((events: readonly MonitorEvent[]) => {
-        const plan = planBatch(events);
-        for (const w of plan.workflows) upsertWorkflow.run(...workflowRow(w));
-        for (const t of Object.keys(TABLES) as Table[]) {
-          const stmt = insert[t];
-          for (const r of plan.rows[t]) stmt.run(...r);
-        }
-        for (const u of plan.updates) updateTask.run(u.state, u.executor, u.returned, u.failed, u.run, u.task);
+    this.#write = db.transaction(writeRows).immediate.bind(null);
+    const statements: EncodedStatements = {
+      task: insert.task,
+      status: insert.status,
+      try: insert.try,
+      resource: insert.resource,
+      update: updateTask,
+      others: (events) => writeRows(events),
+    };
+    this.#writeEncoded = db
+      .transaction((batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]) => {
+        for (const { batch, strings } of batches) writeEncoded(statements, batch, strings);
       })
       .immediate.bind(null);
   }
@@ -97,6 +112,16 @@ export class SqliteStore implements MonitoringStore {
     } catch (e) {
       db.close();
       throw e;
+    }
+  }
+
+  /** Writes encoded batches (each with the string table as of it) in one transaction; see sqlite-encoded.ts. */
+  writeEncoded(batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]): Promise<void> {
+    try {
+      if (batches.length > 0) this.#writeEncoded(batches);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 

@@ -8,6 +8,7 @@
 import { ConfigError } from "../errors.js";
 import { FINAL_STATES, type TaskState } from "../states.js";
 import type { MonitorEvent, WorkflowEvent } from "./events.js";
+import type { EncodedBatch } from "./event-log.js";
 
 /**
  * Writes event batches to a database. Implementations are synchronous at
@@ -23,6 +24,11 @@ import type { MonitorEvent, WorkflowEvent } from "./events.js";
 export interface MonitoringStore {
   /** Writes a batch atomically (one transaction). */
   write(events: readonly MonitorEvent[]): Promise<void>;
+  /**
+   * Writes the kernel's encoded batches atomically without decoding them to events, where the store can
+   * (each batch with the string table as of it).
+   */
+  writeEncoded?(batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import * as os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MonitorEvent } from "./events.js";
 import { openStore, type MonitoringStore, type StoreTarget } from "./store.js";
-import { EventDecoder, type EncodedBatch } from "./event-log.js";
+import { EventDecoder, STATUS, TASK, TRY, type EncodedBatch } from "./event-log.js";
 
 /** Messages to the thread. */
 export type ToWriter =
@@ -33,20 +33,47 @@ const RETRY_FOR_MS = 60_000;
 
 const port = parentPort!;
 const send = (m: FromWriter): void => port.postMessage(m);
+/** A batch waiting for its commit: events, or the kernel's encoded columns. */
+interface Item {
+  seq: number;
+  events?: MonitorEvent[];
+  encoded?: EncodedBatch;
+  /** The string table as of an encoded batch (set when it leaves the queue, in arrival order). */
+  strings?: readonly string[];
+  size: number;
+}
+
 /**
  * Batches waiting for a commit. The kernel's stay encoded (typed arrays, ~150 bytes a task) until their turn: a
  * workflow that outruns the database queues compact columns, not objects.
  */
-const queue: { seq: number; events?: MonitorEvent[]; encoded?: EncodedBatch; size: number }[] = [];
-// The kernel's encoded batches share one string table: decoded here, in arrival order.
+const queue: Item[] = [];
+// The kernel's encoded batches share one string table, taken in here in arrival order.
 const decoder = new EventDecoder();
 
-/** Decodes a batch and gives its buffers back: a log that reuses them allocates (and zeroes) no new memory. */
-function decodeAndReturn(b: EncodedBatch): MonitorEvent[] {
-  const events = decoder.decode(b);
+/** Writes a group in one transaction: straight from the columns where the store can, else as events. */
+function writeGroup(s: MonitoringStore, items: Item[]): Promise<void> {
+  if (s.writeEncoded !== undefined && items.every((i) => i.encoded !== undefined)) {
+    return s.writeEncoded(items.map((i) => ({ batch: i.encoded!, strings: i.strings! })));
+  }
+  const events = (i: Item): MonitorEvent[] => i.events ?? decoder.decode(i.encoded!, i.strings);
+  return s.write(items.length === 1 ? events(items[0]!) : items.flatMap(events));
+}
+
+/**
+ * Copies the filled part of a batch's columns and gives its buffers straight back: the log reuses them, so the
+ * workflow allocates (and zeroes) no new memory however far behind the database is.
+ */
+function keepUsed(b: EncodedBatch): EncodedBatch {
   const buffers = [b.tasks.buffer, b.status.buffer, b.tries.buffer] as ArrayBuffer[];
+  const kept = {
+    ...b,
+    tasks: b.tasks.slice(0, b.taskRows * TASK),
+    status: b.status.slice(0, b.statusRows * STATUS),
+    tries: b.tries.slice(0, b.tryRows * TRY),
+  };
   port.postMessage({ type: "buffers", buffers } satisfies FromWriter, buffers);
-  return events;
+  return kept;
 }
 
 let store: MonitoringStore | undefined;
@@ -63,11 +90,11 @@ function transient(e: unknown): boolean {
   return /^(08|57P0)/.test(code) || ["40001", "40P01", "53300"].includes(code);
 }
 
-async function writeWithRetry(s: MonitoringStore, events: MonitorEvent[]): Promise<void> {
+async function writeWithRetry(s: MonitoringStore, items: Item[]): Promise<void> {
   const end = Date.now() + RETRY_FOR_MS;
   for (let wait = 20; ; wait = Math.min(wait * 2, 2000)) {
     try {
-      return await s.write(events);
+      return await writeGroup(s, items);
     } catch (e) {
       if (!transient(e) || Date.now() + wait > end) throw e;
       await new Promise((r) => setTimeout(r, wait));
@@ -77,17 +104,17 @@ async function writeWithRetry(s: MonitoringStore, events: MonitorEvent[]): Promi
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-async function commit(s: MonitoringStore, batches: { seq: number; events: MonitorEvent[] }[]): Promise<void> {
+async function commit(s: MonitoringStore, batches: Item[]): Promise<void> {
   const failed: { seq: number; message: string }[] = [];
   try {
-    await writeWithRetry(s, batches.length === 1 ? batches[0]!.events : batches.flatMap((b) => b.events));
+    await writeWithRetry(s, batches);
   } catch (e) {
     if (batches.length === 1) failed.push({ seq: batches[0]!.seq, message: message(e) });
     // One bad batch must not take the ones merged with it down: write them one by one.
     else
       for (const b of batches) {
         try {
-          await writeWithRetry(s, b.events);
+          await writeWithRetry(s, [b]);
         } catch (e2) {
           failed.push({ seq: b.seq, message: message(e2) });
         }
@@ -104,8 +131,8 @@ async function drain(): Promise<void> {
       let n = 0;
       let k = 0;
       while (k < queue.length && (k === 0 || n + queue[k]!.size <= MAX_EVENTS)) n += queue[k++]!.size;
-      // decoded in arrival order: the batches share one string table
-      const batches = queue.splice(0, k).map((b) => ({ seq: b.seq, events: b.events ?? decodeAndReturn(b.encoded!) }));
+      const batches = queue.splice(0, k);
+      for (const b of batches) if (b.encoded !== undefined) b.strings = decoder.absorb(b.encoded);
       await commit(store, batches);
       // Lets batches posted meanwhile arrive, to be merged into the next commit.
       await new Promise((r) => setImmediate(r));
@@ -124,7 +151,7 @@ async function drain(): Promise<void> {
 port.on("message", (m: ToWriter) => {
   if (m.type === "batch") queue.push({ seq: m.seq, events: m.events, size: m.events.length });
   else if (m.type === "encoded") {
-    const b = m.batch;
+    const b = keepUsed(m.batch);
     // a task row also stands for its "pending" status (see EventLog.task)
     queue.push({ seq: m.seq, encoded: b, size: 2 * b.taskRows + b.statusRows + b.tryRows + b.extra.length });
   } else closing = true;

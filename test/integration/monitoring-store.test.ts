@@ -10,6 +10,8 @@ import pg from "pg";
 import type { MonitorEvent } from "../../lib/monitoring/events.js";
 import type { StoreTarget } from "../../lib/monitoring/store.js";
 import { StoreWriter } from "../../lib/monitoring/writer.js";
+import { SqliteStore } from "../../lib/monitoring/sqlite-store.js";
+import { EventDecoder, EventLog, type EncodedBatch } from "../../lib/monitoring/event-log.js";
 import { ensureService, stopService } from "../helpers/services.js";
 import { rejection, tmpDir } from "../helpers/tmp.js";
 
@@ -288,6 +290,87 @@ describe("monitoring store", function () {
       const db = new Database(file, { readonly: true });
       expect(db.pragma("journal_mode", { simple: true })).to.equal("wal");
       db.close();
+    });
+
+    it("writes the kernel's encoded batches straight from their columns with the same rows as decoded events", async () => {
+      // what a kernel records: dependencies, resources asked, retries, errors, measured tries, a task that spans
+      // batches, an executor not chosen yet, block and node events
+      const batches: EncodedBatch[] = [];
+      const log = new EventLog("run-a", 60_000, (b) => batches.push(structuredClone(b)));
+      const at = 1_700_000_000_000;
+      log.other({ t: "workflow", run: "run-a", name: "wf", runDir: "/r", host: "h", user: "u", began: at });
+      for (let i = 1; i <= 30; i++) {
+        log.task(i, i % 3 === 0 ? "app.b" : "app.a", at + i, i % 5 === 0);
+        if (i % 4 === 0) log.taskExtra({ t: "task+", task: i, depends: [i - 1, i - 2], resources: { cores: 2 } });
+        log.status(i, 0, "launched", at + i + 1, "htex");
+        if (i % 7 === 0) {
+          log.try(i, 0, "htex", at + i + 1, at + i + 5, false, "w1", at + i + 2);
+          log.other({ t: "try+", task: i, try: 0, error: { name: "TypeError", message: `bad ${i}`, stack: "at x" } });
+          log.status(i, 1, "pending", at + i + 6, "htex");
+          log.status(i, 1, "launched", at + i + 7, "htex");
+        }
+        if (i === 30) log.flush(); // task 30 ends in the next batch
+        const tryNo = i % 7 === 0 ? 1 : 0;
+        log.try(i, tryNo, i === 9 ? "" : "htex", at + i + 7, at + i + 9, i !== 14, i % 2 ? "w1" : "w2", undefined);
+        if (i % 6 === 0) {
+          const resources = {
+            peakRssKiB: 1000 + i,
+            cpuUserMs: 1.5,
+            cpuSystemMs: 0.5,
+            wallMs: 2,
+            pid: 77,
+            exitStatus: 0,
+          };
+          log.other({ t: "try+", task: i, try: tryNo, resources, host: "node1", block: "0" });
+        }
+        log.status(i, tryNo, i === 14 ? "failed" : "exec_done", at + i + 9, "htex");
+      }
+      log.other({ t: "block", run: "run-a", executor: "htex", block: "0", job: "42", state: "RUNNING", at });
+      log.other({
+        t: "node",
+        run: "run-a",
+        executor: "htex",
+        manager: "m",
+        host: "h",
+        block: "0",
+        workers: 2,
+        active: true,
+        at,
+      });
+      log.flush();
+      expect(batches).to.have.length(2);
+
+      const encodedFile = path.join(tmp.dir, "encoded.db");
+      const decodedFile = path.join(tmp.dir, "decoded.db");
+      const enc = SqliteStore.open(encodedFile);
+      const dec = SqliteStore.open(decodedFile);
+      const forEncoded = new EventDecoder();
+      const forDecoded = new EventDecoder();
+      for (const b of batches) {
+        await enc.writeEncoded([{ batch: b, strings: forEncoded.absorb(b) }]);
+        await dec.write(forDecoded.decode(b));
+      }
+      await enc.close();
+      await dec.close();
+      const dump = (file: string): Record<string, unknown[]> => {
+        const db = new Database(file, { readonly: true });
+        const out = Object.fromEntries(
+          ["workflow", "task", "status", "try", "resource", "block", "node"].map((t) => [
+            t,
+            db.prepare(`SELECT * FROM "${t}" ORDER BY rowid`).all(),
+          ]),
+        );
+        db.close();
+        return out;
+      };
+      const a = dump(encodedFile);
+      expect(a).to.deep.equal(dump(decodedFile));
+      expect(a.task).to.have.length(30);
+      expect(a.try).to.have.length(34);
+      expect(a.resource).to.have.length(5);
+      expect(a.task![29]).to.include({ task_id: 30, task_status_name: "exec_done", task_executor: "htex" });
+      expect(a.task![13]).to.include({ task_id: 14, task_status_name: "failed", task_fail_count: 2 });
+      expect(a.task![6]).to.include({ task_id: 7, task_status_name: "exec_done", task_fail_count: 1 });
     });
 
     it("adds a column a newer taskloom writes to a store file made before it, keeping its rows", async () => {
