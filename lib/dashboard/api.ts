@@ -83,6 +83,8 @@ export interface DagSlice {
   edges: [number, number][];
   from: number;
   to: number;
+  /** Lowest task id of the run. */
+  minTaskId: number;
   /** Highest task id of the run (to page through the DAG). */
   maxTaskId: number;
 }

@@ -348,6 +348,7 @@ export function dagSlice(db: StoreDb, runId: string, from?: number, to?: number)
     edges,
     from: lo,
     to: hi,
+    minTaskId: ends.lo ?? 0,
     maxTaskId: ends.hi ?? -1,
   };
 }

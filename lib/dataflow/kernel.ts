@@ -373,7 +373,9 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     }
     const hash = rec.extra?.hash;
     if (hash !== undefined) this.#memo.set(hash, false, d.error);
-    this.#finish(rec, d.error instanceof TaskCancelledError ? "cancelled" : "failed", false, d.error);
+    // decideRetry counted this failure: the try that failed is the one before the count
+    const tryNo = Math.max(0, (rec.extra?.failCount ?? 1) - 1);
+    this.#finish(rec, d.error instanceof TaskCancelledError ? "cancelled" : "failed", false, d.error, tryNo);
   }
 
   #runJoin(rec: TaskRecord): void {
@@ -446,7 +448,8 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     });
   }
 
-  #setState(rec: TaskRecord, s: TaskState): void {
+  /** `tryNo`: the try the change belongs to, by default the current one (retries so far). */
+  #setState(rec: TaskRecord, s: TaskState, tryNo?: number): void {
     this.#counts[rec.state]--;
     this.#counts[s]++;
     rec.state = s;
@@ -454,12 +457,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     if (ev !== undefined) {
       const now = Date.now();
       if (s === "launched") rec.launchedAt = now - this.#clockBase;
-      ev.status(rec.id, rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
+      ev.status(rec.id, tryNo ?? rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
     }
   }
 
-  #finish(rec: TaskRecord, s: TaskState, ok: boolean, value: unknown): void {
-    this.#setState(rec, s);
+  #finish(rec: TaskRecord, s: TaskState, ok: boolean, value: unknown, tryNo?: number): void {
+    this.#setState(rec, s, tryNo);
     this.#tasks.delete(rec.id);
     rec.extra?.release?.();
     if (this.#log.debugEnabled) this.#log.debug("task done", { task: rec.id, app: rec.def.name, state: s });

@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import type { MonitorEvent } from "./events.js";
 import { SCHEMA } from "./schema.js";
 import type { EncodedBatch } from "./event-log.js";
-import { writeEncoded, type EncodedStatements } from "./sqlite-encoded.js";
+import { RowSink, writeEncoded, type EncodedStatements } from "./sqlite-encoded.js";
 import {
   ADDED_COLUMNS,
   TABLES,
@@ -69,17 +69,26 @@ export class SqliteStore implements MonitoringStore {
     };
     // BEGIN IMMEDIATE takes the write lock up front, so a second writer waits (busy_timeout) instead of failing mid-batch.
     this.#write = db.transaction(writeRows).immediate.bind(null);
+    const sink = (t: Table): RowSink => {
+      const { head, tail } = insertHead(t);
+      return new RowSink(db, head, TABLES[t].length, tail);
+    };
     const statements: EncodedStatements = {
-      task: insert.task,
-      status: insert.status,
-      try: insert.try,
-      resource: insert.resource,
+      task: sink("task"),
+      status: sink("status"),
+      try: sink("try"),
+      resource: sink("resource"),
       update: updateTask,
       others: (events) => writeRows(events),
     };
     this.#writeEncoded = db
       .transaction((batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]) => {
-        for (const { batch, strings } of batches) writeEncoded(statements, batch, strings);
+        try {
+          for (const { batch, strings } of batches) writeEncoded(statements, batch, strings);
+        } catch (e) {
+          for (const s of [statements.task, statements.status, statements.try, statements.resource]) s.reset();
+          throw e;
+        }
       })
       .immediate.bind(null);
   }

@@ -299,7 +299,8 @@ describe("monitoring store", function () {
       const log = new EventLog("run-a", 60_000, (b) => batches.push(structuredClone(b)));
       const at = 1_700_000_000_000;
       log.other({ t: "workflow", run: "run-a", name: "wf", runDir: "/r", host: "h", user: "u", began: at });
-      for (let i = 1; i <= 30; i++) {
+      // more rows than one multi-row INSERT takes (32), in every table
+      for (let i = 1; i <= 70; i++) {
         log.task(i, i % 3 === 0 ? "app.b" : "app.a", at + i, i % 5 === 0);
         if (i % 4 === 0) log.taskExtra({ t: "task+", task: i, depends: [i - 1, i - 2], resources: { cores: 2 } });
         log.status(i, 0, "launched", at + i + 1, "htex");
@@ -365,9 +366,9 @@ describe("monitoring store", function () {
       };
       const a = dump(encodedFile);
       expect(a).to.deep.equal(dump(decodedFile));
-      expect(a.task).to.have.length(30);
-      expect(a.try).to.have.length(34);
-      expect(a.resource).to.have.length(5);
+      expect(a.task).to.have.length(70);
+      expect(a.try).to.have.length(80);
+      expect(a.resource).to.have.length(11);
       expect(a.task![29]).to.include({ task_id: 30, task_status_name: "exec_done", task_executor: "htex" });
       expect(a.task![13]).to.include({ task_id: 14, task_status_name: "failed", task_fail_count: 2 });
       expect(a.task![6]).to.include({ task_id: 7, task_status_name: "exec_done", task_fail_count: 1 });

@@ -152,6 +152,7 @@ describe("dashboard queries on a real run", function () {
     const all = dagSlice(db, runId);
     expect(all.nodes).to.have.length(28);
     expect(all.maxTaskId).to.equal(Math.max(...all.nodes.map((n) => n.taskId)));
+    expect(all.minTaskId).to.equal(Math.min(...all.nodes.map((n) => n.taskId)));
     const chainEdges = ids.chain.slice(1).map((id, i) => [ids.chain[i], id]);
     expect(all.edges).to.deep.include.members([...chainEdges, [ids.boom, ids.depFail]]);
     const part = dagSlice(db, runId, ids.chain[1], ids.chain[3]);

@@ -86,10 +86,10 @@ export async function renderDag(mount, ctx) {
   }
   svg.append(edgeLayer, nodeLayer);
 
-  const prev = h("button", { id: "dag-prev", type: "button", disabled: dag.from <= 0 }, "← Previous tasks");
+  const prev = h("button", { id: "dag-prev", type: "button", disabled: dag.from <= dag.minTaskId }, "← Previous tasks");
   const next = h("button", { id: "dag-next", type: "button", disabled: dag.to >= dag.maxTaskId }, "Next tasks →");
   prev.addEventListener("click", () => {
-    st.from = Math.max(0, dag.from - SLICE);
+    st.from = Math.max(dag.minTaskId, dag.from - SLICE);
     void ctx.reload();
   });
   next.addEventListener("click", () => {
@@ -107,7 +107,7 @@ export async function renderDag(mount, ctx) {
       h(
         "span",
         { class: "range" },
-        `tasks ${fmtCount(dag.from)}–${fmtCount(Math.min(dag.to, dag.maxTaskId))} of 0–${fmtCount(dag.maxTaskId)} · `,
+        `tasks ${fmtCount(dag.from)}–${fmtCount(Math.min(dag.to, dag.maxTaskId))} of ${fmtCount(dag.minTaskId)}–${fmtCount(dag.maxTaskId)} · `,
         `${fmtCount(dag.nodes.length)} nodes, ${fmtCount(dag.edges.length)} edges`,
       ),
       next,
