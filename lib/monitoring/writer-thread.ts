@@ -22,7 +22,7 @@ export type FromWriter =
   | { type: "ready" }
   | { type: "open-failed"; message: string }
   | { type: "done"; seq: number; failed: { seq: number; message: string }[] }
-  /** An encoded batch's buffers, decoded and handed back for the log to fill again. */
+  /** An encoded batch's buffers, handed back as soon as it arrives (its rows copied) for the log to fill again. */
   | { type: "buffers"; buffers: ArrayBuffer[] }
   | { type: "closed" };
 
@@ -159,9 +159,9 @@ port.on("message", (m: ToWriter) => {
 });
 
 /**
- * Gives this thread the lowest CPU priority (Linux lets a thread's nice value differ from its process's). A workflow
- * that keeps every core busy then runs at almost full speed while the store falls behind; the store catches up when
- * a core is idle, and `cleanup()` waits for it. Elsewhere (or where refused) the thread keeps the process's priority.
+ * Gives this thread the lowest CPU priority (Linux lets a thread's nice value differ from its process's): when the
+ * workflow keeps every core busy the store falls behind rather than slowing it as much, catches up when a core is
+ * idle, and `cleanup()` waits for it. Elsewhere (or where refused) the thread keeps the process's priority.
  */
 function yieldCpu(): void {
   try {
