@@ -395,12 +395,7 @@ export class HighThroughputExecutor implements Executor {
           if (t === undefined) continue;
           this.#pending.delete(r.id);
           const [ok, v, ms, resources, worker] = v8.deserialize(r.payload) as Outcome;
-          const info: ResultInfo =
-            resources !== undefined
-              ? { runMs: ms, resources, worker }
-              : worker !== undefined
-                ? { runMs: ms, worker }
-                : { runMs: ms };
+          const info: ResultInfo = { runMs: ms, resources, worker };
           if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), info);
           else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), info);
         }

@@ -46,6 +46,11 @@ export type Outcome = [ok: boolean, value: unknown, ms: number, resources?: Reso
 let scope: "process" | "thread" = "process";
 let workerName = `${os.hostname()}:${process.pid}`;
 
+/** The name of a thread-pool worker thread, as its tries report it (`host:pid/threadId`). */
+export function threadWorkerName(threadId: number): string {
+  return `${os.hostname()}:${process.pid}/${threadId}`;
+}
+
 /**
  * Tells the runtime where it runs: a process of its own per task (HTEX
  * workers, the default) or a thread sharing the process (the thread pool),

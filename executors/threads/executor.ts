@@ -23,7 +23,7 @@ import { describe } from "../../lib/app.js";
 import { AppTimeoutError, ConfigError, SerializationError, WorkerLostError } from "../../lib/errors.js";
 import { killProcessGroup } from "../runtime/shell.js";
 import { reviveFiles, isPrimitive } from "../runtime/wire.js";
-import type { Outcome, WireTask } from "../runtime/run-task.js";
+import { threadWorkerName, type Outcome, type WireTask } from "../runtime/run-task.js";
 import { at, createControl, INDEX, MAX_BATCH, PID, resetSlot, STARTED, THREAD, type Control } from "./control.js";
 import type { BatchMessage, BatchReply } from "./worker.js";
 import { checkStagingOptions, type StagingOptions, type StagingSettings } from "../../lib/staging/settings.js";
@@ -261,12 +261,7 @@ export class ThreadPoolExecutor implements Executor {
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
       const [ok, v, ms, resources, worker] = outcomes[i]!;
-      const info: ResultInfo =
-        resources === undefined
-          ? thread === undefined
-            ? { runMs: ms }
-            : { runMs: ms, worker: thread }
-          : { runMs: ms, resources, worker };
+      const info: ResultInfo = { runMs: ms, resources, worker: worker ?? thread };
       const prev = this.#ewma.get(t.fn.key);
       this.#ewma.set(t.fn.key, prev === undefined ? ms : prev * 0.8 + ms * 0.2);
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);
@@ -278,15 +273,12 @@ export class ThreadPoolExecutor implements Executor {
 
   readonly #threadNames = new Map<number, string>();
 
-  /** The name a measured try on the thread that ran this slot reports (`host:pid/threadId`, as run-task's). */
+  /** The name of the thread that ran this slot's batch, as a measured try on it reports. */
   #threadName(slot: number): string | undefined {
     const tid = Atomics.load(this.#control.ctl, at(slot, THREAD));
     if (tid === 0) return undefined;
     let name = this.#threadNames.get(tid);
-    if (name === undefined) {
-      name = `${os.hostname()}:${process.pid}/${tid}`;
-      this.#threadNames.set(tid, name);
-    }
+    if (name === undefined) this.#threadNames.set(tid, (name = threadWorkerName(tid)));
     return name;
   }
 

@@ -4,19 +4,25 @@
  * threads no loader hooks; user TypeScript modules load through tsx.
  * @module
  */
-import * as os from "node:os";
 import * as v8 from "node:v8";
 import { threadId, workerData } from "node:worker_threads";
 import { markWorker } from "../../lib/worker-context.js";
 import { SerializationError } from "../../lib/errors.js";
 import { errorToJSON } from "../../lib/error-codec.js";
 import { at, INDEX, MAX_BATCH, PID, STARTED, THREAD, viewControl } from "./control.js";
-import { runTask, setWorkerScope, type Outcome, type RunHooks, type WireTask } from "../runtime/run-task.js";
+import {
+  runTask,
+  setWorkerScope,
+  threadWorkerName,
+  type Outcome,
+  type RunHooks,
+  type WireTask,
+} from "../runtime/run-task.js";
 import { cloneProblem, isPrimitive } from "../runtime/wire.js";
 
 markWorker();
 // Threads share the workflow process: measured JS apps get the thread's CPU and the process's RSS (see measure.ts).
-setWorkerScope("thread", `${os.hostname()}:${process.pid}/${threadId}`);
+setWorkerScope("thread", threadWorkerName(threadId));
 
 const { sab, slots } = workerData as { sab: SharedArrayBuffer; slots: number };
 const c = viewControl(sab, slots);

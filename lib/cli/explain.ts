@@ -303,7 +303,7 @@ export function explainCommand(args: string[]): Promise<number> {
     if (idText === undefined) throw new UsageError("expected a task id");
     if (!/^\d+$/.test(idText)) throw new UsageError(`the task id must be a whole number, not "${idText}"`);
     db = openStore(findStore(store));
-    const run = resolveRun(db, a.run);
+    const run = resolveRun(db, a.options.run);
     const lines = explainTask(db, run, Number(idText));
     if (lines === undefined) {
       const range = db

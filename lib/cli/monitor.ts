@@ -8,40 +8,19 @@ import { ConfigError } from "../errors.js";
 import { findStore } from "../monitoring/read.js";
 import { startDashboard } from "../dashboard/server.js";
 import { parseIntIn, ParamError } from "../dashboard/params.js";
-import { UsageError } from "./trace.js";
+import { parseStoreArgs, UsageError } from "./trace.js";
 
 const MONITOR_USAGE =
   "usage: taskloom monitor [monitoring.db | run dir] [--port N (default 8080, 0 = any free)] [--host H (default 127.0.0.1)]";
 
-interface MonitorArgs {
-  db?: string;
-  port?: number;
-  host?: string;
-}
-
-/** Splits `[db] [--port N] [--host H]` (also `--port=N`). */
-function parseMonitorArgs(args: string[]): MonitorArgs {
-  const out: MonitorArgs = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const opt = /^(--port|--host)(?:=(.*))?$/.exec(a);
-    if (opt) {
-      const v = opt[2] ?? args[++i];
-      if (v === undefined || v === "") throw new UsageError(`${opt[1]} needs a value`);
-      if (opt[1] === "--host") out.host = v;
-      else {
-        try {
-          out.port = parseIntIn(v, "--port", 0, 65535);
-        } catch (e) {
-          throw e instanceof ParamError ? new UsageError(`${e.message} (0 = any free port)`) : e;
-        }
-      }
-    } else if (a.startsWith("-") && a !== "-") {
-      throw new UsageError(`unknown option ${a}; allowed: --port N, --host H`);
-    } else if (out.db === undefined) out.db = a;
-    else throw new UsageError(`too many arguments: ${a}`);
+/** `--port`'s value; a bad one is a UsageError (a command-line mistake, not the dashboard's 400). */
+function portOf(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseIntIn(v, "--port", 0, 65535);
+  } catch (e) {
+    throw e instanceof ParamError ? new UsageError(`${e.message} (0 = any free port)`) : e;
   }
-  return out;
 }
 
 /** The `monitor` subcommand; resolves with the exit code once a signal stops it. */
@@ -52,8 +31,9 @@ export async function monitorCommand(args: string[]): Promise<number> {
   }
   let dashboard;
   try {
-    const a = parseMonitorArgs(args);
-    dashboard = await startDashboard({ store: findStore(a.db), host: a.host, port: a.port });
+    const a = parseStoreArgs(args, 1, { port: "N", host: "H" });
+    const port = portOf(a.options.port);
+    dashboard = await startDashboard({ store: findStore(a.positional[0]), host: a.options.host, port });
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`taskloom monitor: ${e.message}\n${MONITOR_USAGE}\n`);

@@ -15,28 +15,37 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The store and run a `trace` / `explain` command line names. */
+/** What a store-reading command line (`trace`, `explain`, `monitor`) says. */
 export interface StoreArgs {
-  db?: string;
-  run?: string;
-  /** Arguments that are neither (explain's task id). */
+  /** Each option's value, by name without the dashes (`run`, `port`, …). */
+  options: Record<string, string>;
+  /** The other arguments (the store, explain's task id). */
   positional: string[];
 }
 
 /**
- * Splits `[db] [--run RUN_ID]` (also `--run=RUN_ID`) from the rest.
+ * Splits options that take a value (`--name VALUE` or `--name=VALUE`) from positional arguments.
+ * `options` maps each allowed name to what its value is, for messages (`{ run: "RUN_ID" }`).
  * @throws UsageError for an unknown option, a missing value or too many arguments.
  */
-export function parseStoreArgs(args: string[], maxPositional: number): StoreArgs {
-  const out: StoreArgs = { positional: [] };
+export function parseStoreArgs(
+  args: string[],
+  maxPositional: number,
+  options: Record<string, string> = { run: "RUN_ID" },
+): StoreArgs {
+  const out: StoreArgs = { options: {}, positional: [] };
+  const allowed = Object.entries(options)
+    .map(([k, v]) => `--${k} ${v}`)
+    .join(", ");
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === "--run" || a.startsWith("--run=")) {
-      const v = a === "--run" ? args[++i] : a.slice("--run=".length);
-      if (v === undefined || v === "") throw new UsageError("--run needs a run id (see the workflow table)");
-      out.run = v;
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+    if (m !== null && options[m[1]!] !== undefined) {
+      const v = m[2] ?? args[++i];
+      if (v === undefined || v === "") throw new UsageError(`--${m[1]} needs a value (${options[m[1]!]})`);
+      out.options[m[1]!] = v;
     } else if (a.startsWith("-") && a !== "-") {
-      throw new UsageError(`unknown option ${a}; allowed: --run RUN_ID`);
+      throw new UsageError(`unknown option ${a}; allowed: ${allowed}`);
     } else out.positional.push(a);
   }
   if (out.positional.length > maxPositional) {
@@ -171,7 +180,7 @@ export async function traceCommand(args: string[]): Promise<number> {
   try {
     const a = parseStoreArgs(args, 1);
     db = openStore(findStore(a.positional[0]));
-    const run = resolveRun(db, a.run);
+    const run = resolveRun(db, a.options.run);
     await writeTrace(db, run, process.stdout);
     return 0;
   } catch (e) {

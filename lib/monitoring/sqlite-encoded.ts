@@ -71,14 +71,6 @@ const PENDING = ALL_STATES.indexOf("pending");
 const FINAL = ALL_STATES.map((s) => FINAL_STATES.has(s));
 const int = Math.round;
 
-/** What a batch says of a task it did not insert (one that began in an earlier batch). */
-interface Later {
-  state: number;
-  executor: number;
-  returned: number;
-  failed: number;
-}
-
 /**
  * Writes one batch; `strings` is the string table with this batch's new strings already appended. Call inside a
  * transaction (a batch is all or nothing). Same rows as `planBatch(new EventDecoder().decode(b))`.
@@ -87,18 +79,25 @@ export function writeEncoded(st: EncodedStatements, b: EncodedBatch, strings: re
   const run = b.run;
   const n = b.taskRows;
   const tasks = b.tasks;
-  // What the batch's statuses and tries set on the tasks it inserts, folded into their rows.
-  const state = new Int8Array(n).fill(PENDING);
-  const executor = new Int32Array(n).fill(-1);
-  const returned = new Float64Array(n).fill(-1);
-  const failed = new Int32Array(n);
-  const later = new Map<number, Later>();
+  // What the batch's statuses and tries set on each task, by slot: slots 0..n-1 are the tasks it inserts (folded
+  // into their rows), the ones after are tasks of earlier batches (updated). -1: not said.
+  const state: number[] = new Array<number>(n).fill(PENDING);
+  const executor: number[] = new Array<number>(n).fill(-1);
+  const returned: number[] = new Array<number>(n).fill(-1);
+  const failed: number[] = new Array<number>(n).fill(0);
+  const later = new Map<number, number>();
   const rowOf = rowFinder(tasks, n);
-  const touch = (task: number): number | Later => {
+  const slot = (task: number): number => {
     const r = rowOf(task);
     if (r >= 0) return r;
     let l = later.get(task);
-    if (l === undefined) later.set(task, (l = { state: -1, executor: -1, returned: -1, failed: 0 }));
+    if (l === undefined) {
+      later.set(task, (l = state.length));
+      state.push(-1);
+      executor.push(-1);
+      returned.push(-1);
+      failed.push(0);
+    }
     return l;
   };
 
@@ -122,16 +121,10 @@ export function writeEncoded(st: EncodedStatements, b: EncodedBatch, strings: re
     const at = s[o + 3]!;
     const ex = s[o + 4]!;
     st.status.run(run, int(task), int(s[o + 1]!), ALL_STATES[code]!, int(at));
-    const t = touch(task);
-    if (typeof t === "number") {
-      state[t] = code;
-      if (ex >= 0) executor[t] = ex;
-      if (FINAL[code]) returned[t] = at;
-    } else {
-      t.state = code;
-      if (ex >= 0) t.executor = ex;
-      if (FINAL[code]) t.returned = at;
-    }
+    const t = slot(task);
+    state[t] = code;
+    if (ex >= 0) executor[t] = ex;
+    if (FINAL[code]) returned[t] = at;
   }
 
   const y = b.tries;
@@ -178,15 +171,9 @@ export function writeEncoded(st: EncodedStatements, b: EncodedBatch, strings: re
       );
     }
     // as planBatch: a status's executor wins over a try's, and "" (no executor yet) says nothing
-    const known = strings[ex] !== "" ? ex : -1;
-    const t = touch(task);
-    if (typeof t === "number") {
-      if (executor[t] === -1) executor[t] = known;
-      if (!ok) failed[t]!++;
-    } else {
-      if (t.executor === -1) t.executor = known;
-      if (!ok) t.failed++;
-    }
+    const t = slot(task);
+    if (executor[t] === -1 && strings[ex] !== "") executor[t] = ex;
+    if (!ok) failed[t]!++;
   }
 
   for (let r = 0; r < n; r++) {
@@ -210,12 +197,12 @@ export function writeEncoded(st: EncodedStatements, b: EncodedBatch, strings: re
   }
   // rows before the updates: a task a later batch of the same commit updates must be there
   for (const sink of [st.status, st.try, st.resource, st.task]) sink.flush();
-  for (const [task, l] of later) {
+  for (const [task, t] of later) {
     st.update.run(
-      l.state >= 0 ? ALL_STATES[l.state]! : null,
-      l.executor >= 0 ? strings[l.executor]! : null,
-      l.returned >= 0 ? int(l.returned) : null,
-      l.failed,
+      state[t]! >= 0 ? ALL_STATES[state[t]!]! : null,
+      executor[t]! >= 0 ? strings[executor[t]!]! : null,
+      returned[t]! >= 0 ? int(returned[t]!) : null,
+      failed[t]!,
       run,
       int(task),
     );
