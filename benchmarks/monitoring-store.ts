@@ -50,7 +50,7 @@ async function measure(name: string, target: StoreTarget): Promise<void> {
   );
 }
 
-/** What a workflow does: the kernel's EventLog encodes each task (task, launched, try, exec_done) into columns. */
+/** What a workflow does: the kernel's EventLog encodes each task (task, launched, try ending in exec_done) into columns. */
 async function measureEncoded(name: string, target: StoreTarget): Promise<void> {
   const w = new StoreWriter(target);
   await w.ready();
@@ -61,8 +61,7 @@ async function measureEncoded(name: string, target: StoreTarget): Promise<void> 
     const at = 1_700_000_000_000 + i;
     log.task(i, "noop", at, false);
     log.status(i, 0, "launched", at, "htex");
-    log.try(i, 0, "htex", at, at + 1, true, "host:1", at);
-    log.status(i, 0, "exec_done", at + 1, "htex");
+    log.try(i, 0, "htex", at, at + 1, true, "host:1", at, "exec_done");
   }
   log.flush();
   await w.flush();

@@ -81,6 +81,8 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
   /** The monitor's event log (undefined when monitoring is off: one check on the hot path). */
   readonly #events: EventLog | undefined;
   readonly #measure: boolean;
+  /** A clock read that `submit` shares with the task's launch in the same call (0: read the clock). */
+  #clock = 0;
   /** Launch times are kept relative to this (small integers: no number boxed per task). */
   readonly #clockBase = Date.now() - 1;
   /** Tells this run's staging-cache checks from earlier runs'. */
@@ -150,9 +152,10 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
       if (ev !== undefined && (d instanceof AppFuture || d instanceof DataFuture)) (depends ??= []).push(d.taskId);
       this.#watch(rec, d);
     });
+    let now = 0;
     if (ev !== undefined) {
       // the task row implies its "pending" status (EventLog.task)
-      ev.task(id, def.name, Date.now(), def.cache);
+      ev.task(id, def.name, (now = Date.now()), def.cache);
       const res = rec.resources as Record<string, number> | undefined;
       if (depends !== undefined || res !== undefined) {
         ev.taskExtra({
@@ -163,7 +166,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
         });
       }
     }
-    if (--rec.depsLeft === 0) this.#enqueue(rec);
+    if (--rec.depsLeft === 0) {
+      // launched in this same call: one clock read dates both
+      this.#clock = now;
+      this.#enqueue(rec);
+      this.#clock = 0;
+    }
     return fut;
   }
 
@@ -317,19 +325,45 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const rec = task as TaskRecord;
     if (FINAL_STATES.has(rec.state)) return;
     if (info?.resources !== undefined) rec.future.resourcesMeasured = info.resources;
-    if (this.#events !== undefined) this.#recordTry(rec, ok, value, info);
-    if (ok) return this.#succeed(rec, value);
-    this.#fail(rec, value);
+    if (this.#events === undefined) return ok ? this.#succeed(rec, value) : this.#fail(rec, value);
+    const r = this.#result;
+    if (r.rec !== undefined) this.#recordTry(undefined);
+    r.rec = rec;
+    r.ok = ok;
+    r.value = value;
+    r.info = info;
+    r.tryNo = rec.extra?.failCount ?? 0;
+    try {
+      if (ok) this.#succeed(rec, value);
+      else this.#fail(rec, value);
+    } finally {
+      if (r.rec === rec) this.#recordTry(undefined);
+    }
   };
 
-  #recordTry(rec: TaskRecord, ok: boolean, value: unknown, info: ResultInfo | undefined): void {
+  /**
+   * The try whose result is being handled. Its row waits for the task's next state (set in the same call): a final
+   * one rides on the row (EventLog.try), saving a status row and a clock read per task.
+   */
+  readonly #result = {
+    rec: undefined as TaskRecord | undefined,
+    ok: false,
+    value: undefined as unknown,
+    info: undefined as ResultInfo | undefined,
+    tryNo: 0,
+  };
+
+  /** Records the pending try (see #result), ending in `final` if given. */
+  #recordTry(final: TaskState | undefined): void {
+    const { rec, ok, value, info, tryNo } = this.#result;
+    this.#result.rec = undefined;
+    this.#result.value = this.#result.info = undefined;
     const ev = this.#events!;
-    const tryNo = rec.extra?.failCount ?? 0;
     const now = Date.now();
-    const launched = rec.launchedAt === 0 ? now : rec.launchedAt + this.#clockBase;
+    const launched = rec!.launchedAt === 0 ? now : rec!.launchedAt + this.#clockBase;
     // The worker's own run time dates its start (to the clock's ms; the result's trip back is not subtracted).
     const running = info?.runMs === undefined ? undefined : Math.max(launched, Math.round(now - info.runMs));
-    ev.try(rec.id, tryNo, rec.executor?.label ?? "", launched, now, ok, info?.worker, running);
+    ev.try(rec!.id, tryNo, rec!.executor?.label ?? "", launched, now, ok, info?.worker, running, final);
     if (!ok || info?.resources !== undefined) {
       const e = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
       const error = ok
@@ -341,7 +375,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
           };
       ev.other({
         t: "try+",
-        task: rec.id,
+        task: rec!.id,
         try: tryNo,
         ...(error ? { error } : {}),
         ...(info?.resources ? { resources: info.resources } : {}),
@@ -455,7 +489,12 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     rec.state = s;
     const ev = this.#events;
     if (ev !== undefined) {
-      const now = Date.now();
+      if (this.#result.rec === rec) {
+        // the state its try's result led to: a final one is written with the try
+        if (FINAL_STATES.has(s)) return this.#recordTry(s);
+        this.#recordTry(undefined);
+      }
+      const now = this.#clock || Date.now();
       if (s === "launched") rec.launchedAt = now - this.#clockBase;
       ev.status(rec.id, tryNo ?? rec.extra?.failCount ?? 0, s, now, rec.executor?.label);
     }

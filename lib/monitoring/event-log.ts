@@ -18,7 +18,7 @@ const SPARE_SETS = 4;
 /** Columns of each kind of row. */
 export const TASK = 4; // task, app, invoked, memoize
 export const STATUS = 5; // task, try, state, at, executor
-export const TRY = 8; // task, try, executor, launched, returned, ok, worker, running
+export const TRY = 9; // task, try, executor, launched, returned, ok, worker, running, final state
 
 /** One batch as it crosses to the store's thread. */
 export interface EncodedBatch {
@@ -126,6 +126,7 @@ export class EventLog {
     this.#arm();
   }
 
+  /** A try's result; `final`: the state the task ended in with it, which stands for that status row (at `returned`). */
   try(
     task: number,
     tryNo: number,
@@ -135,6 +136,7 @@ export class EventLog {
     ok: boolean,
     worker: string | undefined,
     running: number | undefined,
+    final?: TaskState,
   ): void {
     if (this.#tryRows === ROWS) this.flush();
     const o = this.#tryRows++ * TRY;
@@ -147,6 +149,7 @@ export class EventLog {
     a[o + 5] = ok ? 1 : 0;
     a[o + 6] = worker === undefined ? -1 : this.#id(worker);
     a[o + 7] = running ?? -1;
+    a[o + 8] = final === undefined ? -1 : STATE_CODE.get(final)!;
     this.#arm();
   }
 
@@ -242,6 +245,23 @@ export class EventDecoder {
         state: ALL_STATES[b.status[o + 2]!]!,
         at: b.status[o + 3]!,
         ...(ex >= 0 ? { executor: s[ex]! } : {}),
+      });
+    }
+    // a try's final state stands for its status row, after the batch's others as in writeEncoded
+    for (let r = 0; r < b.tryRows; r++) {
+      const o = r * TRY;
+      const final = b.tries[o + 8]!;
+      if (final < 0) continue;
+      const ex = s[b.tries[o + 2]!]!;
+      const at = b.tries[o + 4]!;
+      out.push({
+        t: "status",
+        run,
+        task: b.tries[o]!,
+        try: b.tries[o + 1]!,
+        state: ALL_STATES[final]!,
+        at,
+        ...(ex !== "" ? { executor: ex } : {}),
       });
     }
     for (let r = 0; r < b.tryRows; r++) {

@@ -128,6 +128,20 @@ export function writeEncoded(st: EncodedStatements, b: EncodedBatch, strings: re
   }
 
   const y = b.tries;
+  // a try's final state stands for its status row (EventLog.try), after the batch's others
+  for (let r = 0; r < b.tryRows; r++) {
+    const o = r * TRY;
+    const code = y[o + 8]!;
+    if (code < 0) continue;
+    const task = y[o]!;
+    const ex = y[o + 2]!;
+    const at = y[o + 4]!;
+    st.status.run(run, int(task), int(y[o + 1]!), ALL_STATES[code]!, int(at));
+    const t = slot(task);
+    state[t] = code;
+    if (strings[ex] !== "") executor[t] = ex;
+    returned[t] = at;
+  }
   for (let r = 0; r < b.tryRows; r++) {
     const o = r * TRY;
     const task = y[o]!;

@@ -16,6 +16,8 @@ import { EventDecoder, STATUS, TASK, TRY, type EncodedBatch } from "./event-log.
 export type ToWriter =
   | { type: "batch"; seq: number; events: MonitorEvent[] }
   | { type: "encoded"; seq: number; batch: EncodedBatch }
+  /** Someone waits for what was posted: write it now, however busy the workflow is. */
+  | { type: "flush" }
   | { type: "close" };
 /** Messages from the thread. `done` covers every batch up to `seq`; `failed` lists those that could not be written. */
 export type FromWriter =
@@ -30,17 +32,33 @@ export type FromWriter =
 const MAX_EVENTS = 50_000;
 /** How long a batch is retried while the database is busy or unreachable, ms. */
 const RETRY_FOR_MS = 60_000;
+/**
+ * Tasks a second (each counted when submitted and again when its try returns) past which the workflow is taken to
+ * keep every core busy: about 10,000 tasks/s.
+ */
+const HOT_RATE = 20_000;
+/** The window the arrival rate is measured over, and how often a held queue is looked at again (ms). */
+const RATE_WINDOW_MS = 1000;
+const RECHECK_MS = 25;
+/** The most a busy workflow makes the store lag behind it (ms). */
+const MAX_LAG_MS = 5000;
+/** Events queued past which the writer writes however busy the workflow is (~80 MB). */
+const MAX_QUEUED = 2_000_000;
 
 const port = parentPort!;
 const send = (m: FromWriter): void => port.postMessage(m);
 /** A batch waiting for its commit: events, or the kernel's encoded columns. */
 interface Item {
   seq: number;
+  /** When it arrived (performance.now()). */
+  at: number;
   events?: MonitorEvent[];
   encoded?: EncodedBatch;
   /** The string table as of an encoded batch (set when it leaves the queue, in arrival order). */
   strings?: readonly string[];
   size: number;
+  /** Tasks submitted plus tries returned in it: the workflow's pace. */
+  tasks: number;
 }
 
 /**
@@ -79,6 +97,30 @@ function keepUsed(b: EncodedBatch): EncodedBatch {
 let store: MonitoringStore | undefined;
 let busy = false;
 let closing = false;
+/** A flush is waited for: batches up to this one are written without waiting for a pause. */
+let urgentSeq = 0;
+/** Events queued, and recent arrivals (time, tasks) for the pace. */
+let queued = 0;
+const arrivals: { at: number; tasks: number }[] = [];
+let arrived = 0;
+
+/**
+ * How long to hold the queue before writing it, ms (0: write now). A workflow whose tasks come and go faster than
+ * HOT_RATE keeps every core busy, and SQLite's work (several microseconds a task) would come out of its throughput:
+ * the writer waits for the pace to drop, but lets the store lag by at most MAX_LAG_MS or MAX_QUEUED events, and
+ * never holds a batch someone flushes.
+ */
+function holdFor(): number {
+  const first = queue[0];
+  if (closing || first === undefined || first.seq <= urgentSeq || queued >= MAX_QUEUED) return 0;
+  const now = performance.now();
+  while (arrivals.length > 0 && arrivals[0]!.at < now - RATE_WINDOW_MS) arrived -= arrivals.shift()!.tasks;
+  // what came after the window's first batch, over the time since it: known from the second batch of a burst on
+  const oldest = arrivals[0];
+  const hot = oldest !== undefined && ((arrived - oldest.tasks) * 1000) / Math.max(1, now - oldest.at) >= HOT_RATE;
+  const lag = MAX_LAG_MS - (now - first.at);
+  return hot && lag > 0 ? Math.min(RECHECK_MS, lag) : 0;
+}
 
 /** Lock contention and lost connections pass; anything else (bad data, a full disk) will fail again. */
 function transient(e: unknown): boolean {
@@ -128,10 +170,12 @@ async function drain(): Promise<void> {
   busy = true;
   try {
     while (queue.length > 0) {
+      for (let wait = holdFor(); wait > 0; wait = holdFor()) await new Promise((r) => setTimeout(r, wait));
       let n = 0;
       let k = 0;
       while (k < queue.length && (k === 0 || n + queue[k]!.size <= MAX_EVENTS)) n += queue[k++]!.size;
       const batches = queue.splice(0, k);
+      queued -= n;
       for (const b of batches) if (b.encoded !== undefined) b.strings = decoder.absorb(b.encoded);
       await commit(store, batches);
       // Lets batches posted meanwhile arrive, to be merged into the next commit.
@@ -148,13 +192,24 @@ async function drain(): Promise<void> {
   }
 }
 
+function enqueue(item: Item): void {
+  queue.push(item);
+  queued += item.size;
+  arrivals.push({ at: item.at, tasks: item.tasks });
+  arrived += item.tasks;
+}
+
 port.on("message", (m: ToWriter) => {
-  if (m.type === "batch") queue.push({ seq: m.seq, events: m.events, size: m.events.length });
-  else if (m.type === "encoded") {
+  if (m.type === "batch") {
+    const tasks = m.events.reduce((n, e) => (e.t === "task" || e.t === "try" ? n + 1 : n), 0);
+    enqueue({ seq: m.seq, at: performance.now(), events: m.events, size: m.events.length, tasks });
+  } else if (m.type === "encoded") {
     const b = keepUsed(m.batch);
     // a task row also stands for its "pending" status (see EventLog.task)
-    queue.push({ seq: m.seq, encoded: b, size: 2 * b.taskRows + b.statusRows + b.tryRows + b.extra.length });
-  } else closing = true;
+    const size = 2 * b.taskRows + b.statusRows + b.tryRows + b.extra.length;
+    enqueue({ seq: m.seq, at: performance.now(), encoded: b, size, tasks: b.taskRows + b.tryRows });
+  } else if (m.type === "flush") urgentSeq = queue[queue.length - 1]?.seq ?? urgentSeq;
+  else closing = true;
   void drain();
 });
 

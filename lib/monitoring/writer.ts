@@ -161,6 +161,9 @@ export class StoreWriter {
   flush(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ seq: this.#seq, resolve, reject });
+      // the thread holds batches while the workflow is busy (writer-thread.ts holdFor), not ones waited for
+      if (this.#seq > this.#done && this.#dead === undefined)
+        this.#worker?.postMessage({ type: "flush" } satisfies ToWriter);
       this.#settle();
     });
   }

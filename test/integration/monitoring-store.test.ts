@@ -13,7 +13,7 @@ import { StoreWriter } from "../../lib/monitoring/writer.js";
 import { SqliteStore } from "../../lib/monitoring/sqlite-store.js";
 import { EventDecoder, EventLog, type EncodedBatch } from "../../lib/monitoring/event-log.js";
 import { ensureService, stopService } from "../helpers/services.js";
-import { rejection, tmpDir } from "../helpers/tmp.js";
+import { rejection, tmpDir, until } from "../helpers/tmp.js";
 
 const PG_STATE = "/tmp/taskloom-postgres";
 const PG_PROBE = `kill -0 "$(head -1 ${PG_STATE}/data/postmaster.pid)" && (exec 3<>/dev/tcp/127.0.0.1/$(cat ${PG_STATE}/port)) 2>/dev/null`;
@@ -312,7 +312,20 @@ describe("monitoring store", function () {
         }
         if (i === 30) log.flush(); // task 30 ends in the next batch
         const tryNo = i % 7 === 0 ? 1 : 0;
-        log.try(i, tryNo, i === 9 ? "" : "htex", at + i + 7, at + i + 9, i !== 14, i % 2 ? "w1" : "w2", undefined);
+        const final = i === 14 ? "failed" : "exec_done";
+        // odd tasks end with their try (its row stands for the final status), even ones with a status row
+        const fold = i % 2 === 1 ? final : undefined;
+        log.try(
+          i,
+          tryNo,
+          i === 9 ? "" : "htex",
+          at + i + 7,
+          at + i + 9,
+          i !== 14,
+          i % 2 ? "w1" : "w2",
+          undefined,
+          fold,
+        );
         if (i % 6 === 0) {
           const resources = {
             peakRssKiB: 1000 + i,
@@ -324,7 +337,7 @@ describe("monitoring store", function () {
           };
           log.other({ t: "try+", task: i, try: tryNo, resources, host: "node1", block: "0" });
         }
-        log.status(i, tryNo, i === 14 ? "failed" : "exec_done", at + i + 9, "htex");
+        if (fold === undefined) log.status(i, tryNo, final, at + i + 9, "htex");
       }
       log.other({ t: "block", run: "run-a", executor: "htex", block: "0", job: "42", state: "RUNNING", at });
       log.other({
@@ -372,6 +385,13 @@ describe("monitoring store", function () {
       expect(a.task![29]).to.include({ task_id: 30, task_status_name: "exec_done", task_executor: "htex" });
       expect(a.task![13]).to.include({ task_id: 14, task_status_name: "failed", task_fail_count: 2 });
       expect(a.task![6]).to.include({ task_id: 7, task_status_name: "exec_done", task_fail_count: 1 });
+      type StatusRow = { task_id: number; try_id: number; task_status_name: string; timestamp: number };
+      const ends = (a.status as StatusRow[]).filter((r) => ["exec_done", "failed"].includes(r.task_status_name));
+      expect(ends.map((r) => r.task_id)).to.have.members(Array.from({ length: 70 }, (_, i) => i + 1));
+      // a final state written with its try is that try's, at its return, and the task's last status
+      expect(ends.find((r) => r.task_id === 7)).to.deep.include({ try_id: 1, timestamp: at + 16 });
+      const ofSeven = (a.status as StatusRow[]).filter((r) => r.task_id === 7).map((r) => r.task_status_name);
+      expect(ofSeven).to.deep.equal(["pending", "launched", "pending", "launched", "exec_done"]);
     });
 
     it("adds a column a newer taskloom writes to a store file made before it, keeping its rows", async () => {
@@ -447,6 +467,57 @@ describe("monitoring store", function () {
       expect(new Set(seen).size, "the reader saw the tables grow").to.be.greaterThan(2);
       reader.close();
       await w.close();
+    });
+
+    it("holds a workflow's fast stream back while it lasts, writes it all after, and never holds a flush", async () => {
+      const file = path.join(tmp.dir, "hot", "monitoring.db");
+      const w = new StoreWriter({ sqlite: file });
+      await w.ready();
+      const log = new EventLog("hot", 60_000, (b, transfer) => w.postEncoded(b, transfer));
+      w.onBuffers = (buffers) => log.recycle(buffers);
+      const reader = new Database(file, { readonly: true });
+      const stored = (): number => (reader.prepare("SELECT count(*) AS n FROM task").get() as Row).n as number;
+      let posted = 0;
+      // ~100k events/s for `ms`: a no-op workflow's pace, twice the rate at which the writer starts to yield
+      const stream = async (ms: number, during?: () => Promise<void>): Promise<number> => {
+        let seen = 0;
+        const end = performance.now() + ms;
+        let midway: Promise<void> | undefined;
+        while (performance.now() < end) {
+          for (let i = 0; i < 500; i++, posted++) {
+            log.task(posted, "noop", posted, false);
+            log.status(posted, 0, "launched", posted, "htex");
+            log.try(posted, 0, "htex", posted, posted + 1, true, "w", posted, "exec_done");
+          }
+          log.flush();
+          seen = Math.max(seen, stored());
+          if (during !== undefined && midway === undefined && performance.now() > end - ms / 2) midway = during();
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await midway;
+        return seen;
+      };
+      try {
+        // the first batches go before the rate is known; after that nothing is written while the stream lasts
+        const seen = await stream(2000);
+        expect(seen, "tasks the reader saw while the stream lasted").to.be.at.most(2000);
+        expect(await until(() => stored() === posted, 20_000), "every task stored once it ends").to.equal(true);
+        // a flush in the middle of a stream is written at once, the stream still going
+        let atFlush = 0;
+        let afterFlush = 0;
+        await stream(3000, async () => {
+          atFlush = posted;
+          await w.flush();
+          afterFlush = stored();
+        });
+        expect(afterFlush).to.be.at.least(atFlush);
+        expect(afterFlush, "the flush did not wait for the stream to end").to.be.below(posted);
+        await w.flush();
+        expect(stored()).to.equal(posted);
+      } finally {
+        reader.close();
+        await w.close();
+      }
     });
 
     it("keeps every flushed batch when the process is killed, in a file that opens cleanly", async () => {
