@@ -30,7 +30,7 @@ export interface MonitoringOptions {
   workflowName?: string;
   /**
    * Longest time an event waits before it is handed to the store's thread, ms. (While a workflow hands over more
-   * than about 12,000 tasks a second, that thread holds batches back for up to 5 s, so as not to take the cores the
+   * than about 10,000 tasks a second, that thread holds batches back for up to 5 s, so as not to take the cores the
    * workflow is using; `cleanup()` is never held.) @default 100
    */
   flushIntervalMs?: number;

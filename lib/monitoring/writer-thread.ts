@@ -205,8 +205,8 @@ port.on("message", (m: ToWriter) => {
     enqueue({ seq: m.seq, at: performance.now(), events: m.events, size: m.events.length, tasks });
   } else if (m.type === "encoded") {
     const b = keepUsed(m.batch);
-    // a task row also stands for its "pending" status (see EventLog.task)
-    const size = 2 * b.taskRows + b.statusRows + b.tryRows + b.extra.length;
+    // a task row also stands for its "pending" status, a try row maybe for its final one (see EventLog)
+    const size = 2 * b.taskRows + b.statusRows + 2 * b.tryRows + b.extra.length;
     enqueue({ seq: m.seq, at: performance.now(), encoded: b, size, tasks: b.taskRows + b.tryRows });
   } else if (m.type === "flush") urgentSeq = queue[queue.length - 1]?.seq ?? urgentSeq;
   else closing = true;
