@@ -40,7 +40,7 @@ export function parseStoreArgs(
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    if (m !== null && options[m[1]!] !== undefined) {
+    if (m !== null && Object.hasOwn(options, m[1]!)) {
       const v = m[2] ?? args[++i];
       if (v === undefined || v === "") throw new UsageError(`--${m[1]} needs a value (${options[m[1]!]})`);
       out.options[m[1]!] = v;

@@ -4,11 +4,6 @@
  * what came, so a hand-written URL gets a useful answer.
  * @module
  */
-import { ALL_STATES } from "../states.js";
-
-/** The task states a filter may name (Parsl's). */
-export const TASK_STATES: readonly string[] = ALL_STATES;
-
 /** A bad query parameter or path segment; answered with 400 `{ error }`. */
 export class ParamError extends Error {
   override name = "ParamError";

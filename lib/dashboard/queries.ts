@@ -6,7 +6,7 @@
  * trusted (the server validates them).
  * @module
  */
-import { getTask, listRuns, statusesOf, triesOf, type RunRow, type StoreDb } from "../monitoring/read.js";
+import { allRuns, getTask, parseDepends, statusesOf, triesOf, type RunRow, type StoreDb } from "../monitoring/read.js";
 import type { BlockHistory, DagSlice, RunOverview, RunSummary, TaskDetail, TaskFilter, TaskPage } from "./api.js";
 import { appStateCounts, distinct, stateCounts, tryExtent } from "./query-util.js";
 
@@ -21,29 +21,6 @@ const DEPENDENTS_MAX = 100;
 const HISTORY_MAX = 10_000;
 /** Above this many tasks, an app's mean try time is estimated from this many tasks spread over its id range. */
 const MEAN_SAMPLE = 500;
-
-/** A run's workflow row, or a stand-in built from its tasks when the row was never written (a crash before the first flush). */
-function runRow(db: StoreDb, runId: string): RunRow | undefined {
-  const row = listRuns(db).find((r) => r.runId === runId);
-  if (row !== undefined) return row;
-  // its first task's call (a seek on the primary key), as resolveRun dates such runs
-  const began = db
-    .prepare(`SELECT task_time_invoked FROM task WHERE run_id = ? ORDER BY task_id LIMIT 1`)
-    .pluck()
-    .get(runId) as number | undefined;
-  if (began === undefined) return undefined;
-  return {
-    runId,
-    name: "",
-    runDir: "",
-    host: "",
-    user: "",
-    began,
-    completed: null,
-    tasksCompleted: null,
-    tasksFailed: null,
-  };
-}
 
 /**
  * Whether the store knows `runId` (a workflow row or any task): a cheap
@@ -88,11 +65,9 @@ const summary = (r: RunRow, states: Record<string, number>): RunSummary => ({
  * ```
  */
 export function runSummaries(db: StoreDb): RunSummary[] {
-  const ids = new Set(listRuns(db).map((r) => r.runId));
-  for (const id of distinct(db, "task", "run_id")) ids.add(id);
-  return [...ids]
-    .map((id) => summary(runRow(db, id)!, stateCounts(db, id)))
-    .sort((a, b) => b.began - a.began || (a.runId < b.runId ? 1 : -1));
+  return allRuns(db)
+    .reverse()
+    .map((r) => summary(r, stateCounts(db, r.runId)));
 }
 
 /**
@@ -111,7 +86,7 @@ export function runSummaries(db: StoreDb): RunSummary[] {
  * ```
  */
 export function runOverview(db: StoreDb, runId: string): RunOverview | undefined {
-  const row = runRow(db, runId);
+  const row = allRuns(db).find((r) => r.runId === runId);
   if (row === undefined) return undefined;
   const byApp = appStateCounts(db, runId);
   const states: Record<string, number> = {};
@@ -311,9 +286,6 @@ export function taskDetail(db: StoreDb, runId: string, taskId: number): TaskDeta
   };
 }
 
-/** The task ids a `task_depends` text names (JSON `[1,2]` or Parsl's `1,2`). */
-const dependencyIds = (text: string): number[] => (text.match(/\d+/g) ?? []).map(Number);
-
 /**
  * Tasks with ids in [from, to] (at most 2,000 from `from`; by default the
  * run's first 2,000) and the edges between them.
@@ -341,7 +313,7 @@ export function dagSlice(db: StoreDb, runId: string, from?: number, to?: number)
   const inSlice = new Set(rows.map((r) => r.taskId));
   const edges: [number, number][] = [];
   for (const r of rows) {
-    for (const d of dependencyIds(r.depends)) if (inSlice.has(d)) edges.push([d, r.taskId]);
+    for (const d of parseDepends(r.depends)) if (inSlice.has(d)) edges.push([d, r.taskId]);
   }
   return {
     nodes: rows.map(({ taskId, app, state }) => ({ taskId, app, state })),

@@ -7,7 +7,7 @@ import type { ResourcePoints } from "./api.js";
 import { distinct } from "./query-util.js";
 
 /** Points a resource plot gets at most. */
-export const RESOURCE_POINTS_MAX = 5_000;
+const RESOURCE_POINTS_MAX = 5_000;
 
 const POINT = `r.task_id, r.try_id, r.timestamp, r.peak_rss_kib, r.cpu_user_ms + r.cpu_system_ms, r.wall_ms`;
 

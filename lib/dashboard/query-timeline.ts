@@ -9,7 +9,7 @@ import { runningColumn } from "../monitoring/read.js";
 import { tryExtent } from "./query-util.js";
 
 /** Bars a timeline answer holds at most. */
-export const TIMELINE_BARS_MAX = 20_000;
+const TIMELINE_BARS_MAX = 20_000;
 /** A truncated window is cut into this many slices, each given its share of the bars. */
 const SLICES = 1_000;
 

@@ -55,7 +55,7 @@ export function appStateCounts(db: StoreDb, runId: string): { app: string; state
 }
 
 /** A run's tasks counted by app (range counts over `task_by_func_id`). */
-export function appCounts(db: StoreDb, runId: string): Record<string, number> {
+function appCounts(db: StoreDb, runId: string): Record<string, number> {
   return rangeCounts(db, runId, "task_func_name");
 }
 

@@ -8,6 +8,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.js";
+import { ALL_STATES } from "../states.js";
 import { listRuns, openStore, type StoreDb } from "../monitoring/read.js";
 import {
   blockHistory,
@@ -21,16 +22,7 @@ import {
   taskPage,
   timeline,
 } from "./queries.js";
-import {
-  checkQuery,
-  choiceParam,
-  intParam,
-  ParamError,
-  parseIntIn,
-  TASK_STATES,
-  textParam,
-  windowParams,
-} from "./params.js";
+import { checkQuery, choiceParam, intParam, ParamError, parseIntIn, textParam, windowParams } from "./params.js";
 import { readStatic, staticDir } from "./static-files.js";
 
 /** Options of {@link startDashboard}. */
@@ -144,7 +136,7 @@ class Api {
         }
         checkQuery(q, ["state", "app", "after", "limit"]);
         return taskPage(db, runId, {
-          state: choiceParam(q, "state", TASK_STATES),
+          state: choiceParam(q, "state", ALL_STATES),
           app: textParam(q, "app"),
           after: intParam(q, "after", 0),
           limit: intParam(q, "limit", 1, 500) ?? 100,
@@ -207,6 +199,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const dir = staticDir();
   const db = openStore(o.store);
   const api = new Api(db);
+  const snapshot = <T>(read: () => T): T => db.transaction(read)();
   // a page on another site must not reach a loopback server through a rebound DNS name
   const checkHost = LOOPBACK.has(host);
 
@@ -230,7 +223,13 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           .split("/")
           .filter((s) => s !== "")
           .map(decode);
-        return sendJson(res, head, 200, api.answer(segments, u.searchParams));
+        // one read transaction: the counts and rows of an answer agree while a workflow writes the store
+        return sendJson(
+          res,
+          head,
+          200,
+          snapshot(() => api.answer(segments, u.searchParams)),
+        );
       }
       throw new HttpError(404, `not found: ${raw}`);
     } catch (e) {
@@ -267,9 +266,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (code === "EADDRINUSE") {
       throw new ConfigError(`port ${port} on ${host} is in use; choose another with --port N (0 = any free port)`);
     }
-    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EACCES") {
-      throw new ConfigError(`cannot listen on ${host}:${port}: ${(e as Error).message}`);
-    }
+    // the address cannot be had (EADDRNOTAVAIL, ENOTFOUND, EACCES, EAFNOSUPPORT, …): the user's to change
+    if (typeof code === "string") throw new ConfigError(`cannot listen on ${host}:${port}: ${(e as Error).message}`);
     throw e;
   }
   const bound = (server.address() as AddressInfo).port;

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../errors.js";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -22,13 +23,13 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * The folder holding `index.html`: `./static` beside this module (running
  * from source), else `lib/dashboard/static` of the package (running from `dist/`).
- * @throws Error naming both places when neither has the page.
+ * @throws ConfigError naming both places when neither has the page.
  */
 export function staticDir(moduleUrl: string = import.meta.url): string {
   const here = path.dirname(fileURLToPath(moduleUrl));
   const candidates = [path.join(here, "static"), path.resolve(here, "../../../lib/dashboard/static")];
   for (const dir of candidates) if (fs.existsSync(path.join(dir, "index.html"))) return dir;
-  throw new Error(`the dashboard's page is missing: no index.html in ${candidates.join(" nor ")}`);
+  throw new ConfigError(`the dashboard's page is missing: no index.html in ${candidates.join(" nor ")}`);
 }
 
 /** A file to send, or undefined when the path names nothing servable. */

@@ -355,15 +355,16 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
 
   /** Records the pending try (see #result), ending in `final` if given. */
   #recordTry(final: TaskState | undefined): void {
-    const { rec, ok, value, info, tryNo } = this.#result;
-    this.#result.rec = undefined;
-    this.#result.value = this.#result.info = undefined;
+    const r = this.#result;
+    const { ok, value, info, tryNo } = r;
+    const rec = r.rec!;
+    r.rec = r.value = r.info = undefined;
     const ev = this.#events!;
     const now = Date.now();
-    const launched = rec!.launchedAt === 0 ? now : rec!.launchedAt + this.#clockBase;
+    const launched = rec.launchedAt === 0 ? now : rec.launchedAt + this.#clockBase;
     // The worker's own run time dates its start (to the clock's ms; the result's trip back is not subtracted).
     const running = info?.runMs === undefined ? undefined : Math.max(launched, Math.round(now - info.runMs));
-    ev.try(rec!.id, tryNo, rec!.executor?.label ?? "", launched, now, ok, info?.worker, running, final);
+    ev.try(rec.id, tryNo, rec.executor?.label ?? "", launched, now, ok, info?.worker, running, final);
     if (!ok || info?.resources !== undefined) {
       const e = value as { name?: unknown; message?: unknown; stack?: unknown } | null;
       const error = ok
@@ -375,7 +376,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
           };
       ev.other({
         t: "try+",
-        task: rec!.id,
+        task: rec.id,
         try: tryNo,
         ...(error ? { error } : {}),
         ...(info?.resources ? { resources: info.resources } : {}),

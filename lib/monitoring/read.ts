@@ -65,13 +65,14 @@ export type StoreDb = BetterSqlite3.Database;
 export function openStore(file: string): StoreDb {
   // loaded on demand: only trace/explain need the native module
   const Database = createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
-  let db: StoreDb;
+  let db: StoreDb | undefined;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
     // pages read through the OS page cache instead of copied into SQLite's: halves the first (cold) queries' times
     db.pragma("mmap_size = 1073741824");
     db.prepare("SELECT 1 FROM task LIMIT 1").get();
   } catch (e) {
+    db?.close();
     throw new ConfigError(`${file} is not a taskloom monitoring store: ${(e as Error).message}`);
   }
   return db;
@@ -103,13 +104,16 @@ export function listRuns(db: StoreDb): RunRow[] {
 }
 
 /**
- * The run to look at: `runId` if given (it must be in the store), else the
- * newest. Runs whose workflow row was never written (a crash before the
- * first flush) are found through their tasks.
+ * Every run in the store, oldest first: its workflow row, or for a run whose
+ * row was never written (a crash before the first flush) a stand-in named ""
+ * and dated by its first task's call.
  *
- * @throws ConfigError when the store has no such run (naming the ones it has).
+ * @example
+ * ```ts
+ * for (const r of allRuns(db)) console.log(r.runId, r.name || "(no workflow row)");
+ * ```
  */
-export function resolveRun(db: StoreDb, runId?: string): RunRow {
+export function allRuns(db: StoreDb): RunRow[] {
   const runs = listRuns(db);
   const known = new Set(runs.map((r) => r.runId));
   // the store's run ids hop by hop through the primary key (one seek per run, however many tasks), each dated by
@@ -122,7 +126,7 @@ export function resolveRun(db: StoreDb, runId?: string): RunRow {
          SELECT (SELECT min(run_id) FROM task WHERE run_id > hop.run) FROM hop WHERE hop.run IS NOT NULL)
        SELECT run AS runId,
               (SELECT task_time_invoked FROM task WHERE run_id = hop.run ORDER BY task_id LIMIT 1) AS began
-       FROM hop WHERE run IS NOT NULL ORDER BY began`,
+       FROM hop WHERE run IS NOT NULL`,
     )
     .all() as { runId: string; began: number }[];
   for (const o of orphans) {
@@ -139,6 +143,18 @@ export function resolveRun(db: StoreDb, runId?: string): RunRow {
       tasksFailed: null,
     });
   }
+  return runs.sort((a, b) => a.began - b.began || (a.runId < b.runId ? -1 : 1));
+}
+
+/**
+ * The run to look at: `runId` if given (it must be in the store), else the
+ * newest. Runs whose workflow row was never written (a crash before the
+ * first flush) are found through their tasks.
+ *
+ * @throws ConfigError when the store has no such run (naming the ones it has).
+ */
+export function resolveRun(db: StoreDb, runId?: string): RunRow {
+  const runs = allRuns(db);
   if (runs.length === 0) throw new ConfigError(`the monitoring store ${db.name} has no runs yet`);
   if (runId === undefined) return runs.reduce((a, b) => (b.began >= a.began ? b : a));
   const run = runs.find((r) => r.runId === runId);
@@ -180,12 +196,9 @@ const TASK_COLUMNS = `task_id AS taskId, task_func_name AS app, task_depends AS 
   task_memoize AS memoize, task_resources AS resources, task_time_invoked AS invoked,
   task_time_returned AS returned, task_fail_count AS failCount, task_status_name AS state`;
 
-/** `"[1,2]"` (JSON) or `"1,2"` (Parsl's comma list). */
-function parseDepends(s: string): number[] {
-  const t = s.trim();
-  if (t === "") return [];
-  if (t.startsWith("[")) return (JSON.parse(t) as unknown[]).map(Number);
-  return t.split(",").map((x) => Number(x.trim()));
+/** The task ids a `task_depends` text names: `"[1,2]"` (JSON) or `"1,2"` (Parsl's comma list). */
+export function parseDepends(s: string): number[] {
+  return (s.match(/\d+/g) ?? []).map(Number);
 }
 
 function parseResources(s: string | null): Record<string, number> {

@@ -393,14 +393,11 @@ describe("taskloom monitor: the dashboard's HTTP server", function () {
     try {
       const e = await api<{ error: string }>(d.url, "runs/r1/blocks", 500);
       expect(e.error).to.match(/^internal error: .*no such table: block/);
-    } finally {
       process.stderr.write = write;
-      await Promise.resolve();
-    }
-    expect(logged.join("")).to.contain("GET /api/runs/r1/blocks");
-    try {
+      expect(logged.join("")).to.contain("GET /api/runs/r1/blocks");
       expect((await api<RunSummary[]>(d.url, "runs"))[0]!.runId).to.equal("r1");
     } finally {
+      process.stderr.write = write;
       await d.close();
     }
   });
@@ -468,6 +465,10 @@ describe("taskloom monitor: the dashboard's HTTP server", function () {
       const opt = await runCli(["monitor", store, "--open"]);
       expect(opt.code).to.equal(2);
       expect(opt.err).to.contain("unknown option --open; allowed: --port N, --host H");
+      // names every object has are not options either
+      const inherited = await runCli(["monitor", store, "--constructor=1"]);
+      expect(inherited.code).to.equal(2);
+      expect(inherited.err).to.contain("unknown option --constructor");
     });
 
     it("is listed in taskloom help", async () => {
