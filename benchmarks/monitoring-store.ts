@@ -54,8 +54,7 @@ async function measure(name: string, target: StoreTarget): Promise<void> {
 async function measureEncoded(name: string, target: StoreTarget): Promise<void> {
   const w = new StoreWriter(target);
   await w.ready();
-  const log = new EventLog(`bench-${Date.now()}`, 60_000, (b, transfer) => w.postEncoded(b, transfer));
-  w.onBuffers = (buffers) => log.recycle(buffers);
+  const log = new EventLog(`bench-${Date.now()}`, 60_000, (b) => w.postEncoded(b));
   const t0 = performance.now();
   for (let i = 0; i < tasks; i++) {
     const at = 1_700_000_000_000 + i;

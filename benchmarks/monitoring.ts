@@ -2,7 +2,10 @@
 // Each (executor, monitoring) pair runs in a process of its own; best of 3 runs of N tasks after a warm-up. The
 // processes take turns (off, on, on+resources, off, …) `--reps` times and the best of each setting counts, so a
 // machine busy with something else for a moment does not tilt the comparison.
-// Usage: npx tsx benchmarks/monitoring.ts [--tasks=N] [--reps=N] [--executor=threads|htex]
+// A long stream (`--tasks=2000000 --rounds=1`) shows the sustained cost, where the store's writer spools behind the
+// workflow the whole time instead of catching up between bursts.
+// Usage: npx tsx benchmarks/monitoring.ts [--tasks=N] [--reps=N] [--rounds=N] [--executor=threads|htex]
+//        [--modes=off,on,on+resources]
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,16 +19,25 @@ const arg = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const tasks = Number(arg("tasks") ?? 100_000);
 const reps = Number(arg("reps") ?? 3);
+const rounds = Number(arg("rounds") ?? 3);
+const modes = arg("modes")?.split(",") ?? ["off", "on", "on+resources"];
 const child = arg("run"); // "threads:on" etc. in the child process
 
 if (child === undefined) {
   for (const ex of arg("executor")?.split(",") ?? ["threads", "htex"]) {
     const results: Record<string, number> = {};
     for (let rep = 0; rep < reps; rep++) {
-      for (const mon of ["off", "on", "on+resources"]) {
+      for (const mon of modes) {
         const r = spawnSync(
           process.execPath,
-          ["--import", "tsx", fileURLToPath(import.meta.url), `--run=${ex}:${mon}`, `--tasks=${tasks}`],
+          [
+            "--import",
+            "tsx",
+            fileURLToPath(import.meta.url),
+            `--run=${ex}:${mon}`,
+            `--tasks=${tasks}`,
+            `--rounds=${rounds}`,
+          ],
           { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
         );
         const line = r.stdout.trim().split("\n").pop()!;
@@ -39,11 +51,16 @@ if (child === undefined) {
         executor: ex,
         tasks,
         reps,
+        rounds,
         off: results.off,
         on: results.on,
         costPct: Math.round((1 - results.on! / results.off!) * 1000) / 10,
-        onWithResources: results["on+resources"],
-        costWithResourcesPct: Math.round((1 - results["on+resources"]! / results.off!) * 1000) / 10,
+        ...(results["on+resources"] !== undefined
+          ? {
+              onWithResources: results["on+resources"],
+              costWithResourcesPct: Math.round((1 - results["on+resources"] / results.off!) * 1000) / 10,
+            }
+          : {}),
       }),
     );
   }
@@ -59,7 +76,7 @@ if (child === undefined) {
   const k = await load({ executors: [make()], runDir, monitoring, initializeLogging: false });
   await Promise.all(Array.from({ length: 5000 }, (_, i) => noop(i)));
   let best = Infinity;
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < rounds; round++) {
     const t0 = performance.now();
     for (let i = 0; i < tasks; i++) noop(i);
     await k.waitForCurrentTasks();

@@ -62,6 +62,11 @@ export interface ResultInfo {
   readonly resources?: ResourcesMeasured;
   /** Which worker ran it, e.g. `host:pid` (for timelines). */
   readonly worker?: string;
+  /**
+   * When the result reached this process (ms since the epoch), read once for a batch of results that came together:
+   * the monitor's return time, without a clock read (~50 ns) for each task.
+   */
+  readonly at?: number;
 }
 
 /** Block scaling settings from the config (used by block executors). */

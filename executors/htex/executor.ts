@@ -389,17 +389,19 @@ export class HighThroughputExecutor implements Executor {
 
   #onMessage(msg: Message): void {
     switch (msg.t) {
-      case "results":
+      case "results": {
+        const at = this.#ctx?.monitor === undefined ? undefined : Date.now();
         for (const r of msg.results) {
           const t = this.#pending.get(r.id);
           if (t === undefined) continue;
           this.#pending.delete(r.id);
           const [ok, v, ms, resources, worker] = v8.deserialize(r.payload) as Outcome;
-          const info: ResultInfo = { runMs: ms, resources, worker };
+          const info: ResultInfo = { runMs: ms, resources, worker, at };
           if (ok) this.#ctx!.onResult(t, true, isPrimitive(v) ? v : reviveFiles(v), info);
           else this.#ctx!.onResult(t, false, errorFromJSON(v as ErrorJSON), info);
         }
         return;
+      }
       case "lost":
         for (const id of msg.ids) {
           const t = this.#pending.get(id);

@@ -255,13 +255,15 @@ export class ThreadPoolExecutor implements Executor {
 
   #onReply(b: Batch, reply: BatchReply): void {
     // With monitoring on, every try names its thread (the timeline's track), measured or not.
-    const thread = this.#ctx?.monitor === undefined ? undefined : this.#threadName(b.slot);
+    const monitored = this.#ctx?.monitor !== undefined;
+    const thread = monitored ? this.#threadName(b.slot) : undefined;
+    const at = monitored ? Date.now() : undefined;
     this.#release(b);
     const outcomes = reply.outcomes ?? (v8.deserialize(reply.bytes!) as Outcome[]);
     for (let i = 0; i < b.tasks.length; i++) {
       const t = b.tasks[i]!;
       const [ok, v, ms, resources, worker] = outcomes[i]!;
-      const info: ResultInfo = { runMs: ms, resources, worker: worker ?? thread };
+      const info: ResultInfo = { runMs: ms, resources, worker: worker ?? thread, at };
       const prev = this.#ewma.get(t.fn.key);
       this.#ewma.set(t.fn.key, prev === undefined ? ms : prev * 0.8 + ms * 0.2);
       if (b.killed?.index === i) this.#report(t, false, b.killed.error);

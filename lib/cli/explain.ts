@@ -8,6 +8,7 @@
  */
 import { ConfigError } from "../errors.js";
 import {
+  finishSpool,
   findStore,
   getTask,
   nodesOf,
@@ -291,10 +292,10 @@ export function explainTask(db: StoreDb, run: RunRow, taskId: number): string[] 
 }
 
 /** The `explain` subcommand; exit code 0 (explained), 1 (no such task or store), 2 (usage). */
-export function explainCommand(args: string[]): Promise<number> {
+export async function explainCommand(args: string[]): Promise<number> {
   if (args.includes("--help") || args.includes("-h")) {
     process.stdout.write(`${EXPLAIN_USAGE}\n`);
-    return Promise.resolve(0);
+    return 0;
   }
   let db: StoreDb | undefined;
   try {
@@ -302,7 +303,9 @@ export function explainCommand(args: string[]): Promise<number> {
     const [idText, store] = a.positional;
     if (idText === undefined) throw new UsageError("expected a task id");
     if (!/^\d+$/.test(idText)) throw new UsageError(`the task id must be a whole number, not "${idText}"`);
-    db = openStore(findStore(store));
+    const file = findStore(store);
+    for (const w of await finishSpool(file)) process.stderr.write(`taskloom explain: warning: ${w}\n`);
+    db = openStore(file);
     const run = resolveRun(db, a.options.run);
     const lines = explainTask(db, run, Number(idText));
     if (lines === undefined) {
@@ -313,18 +316,18 @@ export function explainCommand(args: string[]): Promise<number> {
       process.stderr.write(
         `taskloom explain: task ${idText} is not in run ${run.runId} of ${db.name} (it has ${has})\n`,
       );
-      return Promise.resolve(1);
+      return 1;
     }
     process.stdout.write(`${lines.join("\n")}\n`);
-    return Promise.resolve(0);
+    return 0;
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`taskloom explain: ${e.message}\n${EXPLAIN_USAGE}\n`);
-      return Promise.resolve(2);
+      return 2;
     }
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`taskloom explain: ${e.message}\n`);
-    return Promise.resolve(1);
+    return 1;
   } finally {
     db?.close();
   }

@@ -6,7 +6,15 @@
  */
 import { once } from "node:events";
 import { ConfigError } from "../errors.js";
-import { findStore, iterateTries, openStore, resolveRun, type RunRow, type StoreDb } from "../monitoring/read.js";
+import {
+  findStore,
+  finishSpool,
+  iterateTries,
+  openStore,
+  resolveRun,
+  type RunRow,
+  type StoreDb,
+} from "../monitoring/read.js";
 
 const TRACE_USAGE = "usage: taskloom trace [monitoring.db | run dir] [--run RUN_ID] > trace.json";
 
@@ -179,7 +187,9 @@ export async function traceCommand(args: string[]): Promise<number> {
   let db: StoreDb | undefined;
   try {
     const a = parseStoreArgs(args, 1);
-    db = openStore(findStore(a.positional[0]));
+    const file = findStore(a.positional[0]);
+    for (const w of await finishSpool(file)) process.stderr.write(`taskloom trace: warning: ${w}\n`);
+    db = openStore(file);
     const run = resolveRun(db, a.options.run);
     await writeTrace(db, run, process.stdout);
     return 0;

@@ -9,7 +9,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ConfigError } from "../errors.js";
 import { ALL_STATES } from "../states.js";
-import { listRuns, openStore, type StoreDb } from "../monitoring/read.js";
+import { finishSpool, listRuns, openStore, type StoreDb } from "../monitoring/read.js";
 import {
   blockHistory,
   DAG_SLICE_MAX,
@@ -197,6 +197,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     throw new ConfigError(`port: expected an integer 0–65535 (0 = any free port), got ${String(port)}`);
   }
   const dir = staticDir();
+  for (const w of await finishSpool(o.store)) process.emitWarning(w, "TaskloomMonitoringWarning");
   const db = openStore(o.store);
   const api = new Api(db);
   const snapshot = <T>(read: () => T): T => db.transaction(read)();

@@ -360,7 +360,7 @@ export class DataFlowKernel implements FutureHost, AsyncDisposable {
     const rec = r.rec!;
     r.rec = r.value = r.info = undefined;
     const ev = this.#events!;
-    const now = Date.now();
+    const now = info?.at ?? Date.now();
     const launched = rec.launchedAt === 0 ? now : rec.launchedAt + this.#clockBase;
     // The worker's own run time dates its start (to the clock's ms; the result's trip back is not subtracted).
     const running = info?.runMs === undefined ? undefined : Math.max(launched, Math.round(now - info.runMs));

@@ -1,10 +1,14 @@
 /**
  * The kernel's side of monitoring: events recorded as numbers in typed-array
- * columns (strings interned), handed to the store's thread in batches whose
- * buffers are transferred, not copied. A no-op task costs a few microseconds
- * on the thread pool; cloning an object per event would double that, so the
- * hot events (task, status, try) never become objects on the workflow thread.
- * Rare ones (dependencies, errors, resources, blocks, nodes) travel as objects.
+ * columns (strings interned), handed to the store's thread in batches. A
+ * no-op task costs a few microseconds on the thread pool; cloning an object
+ * per event would double that, so the hot events (task, status, try) never
+ * become objects on the workflow thread. Rare ones (dependencies, errors,
+ * resources, blocks, nodes) travel as objects. The log keeps its columns and
+ * the message carries a copy: transferring them instead would make the
+ * workflow allocate new ones for every batch, and a big heap pays for that
+ * memory churn in garbage collections (measured: 15% of a sustained no-op
+ * stream's throughput on the thread pool).
  * @module
  */
 import { ALL_STATES, type TaskState } from "../states.js";
@@ -13,8 +17,10 @@ import type { MonitorEvent, ResourcesMeasured } from "./events.js";
 const STATE_CODE = new Map<TaskState, number>(ALL_STATES.map((s, i) => [s, i]));
 /** Rows per batch: a batch goes to the store when full, or on the flush timer. */
 const ROWS = 8192;
-/** Buffer sets kept for reuse: enough for the batches in flight to the store's thread. */
-const SPARE_SETS = 4;
+/** Kinds of interned strings, each with its own one-entry cache. */
+const APP = 0;
+const EXECUTOR = 1;
+const WORKER = 2;
 /** Columns of each kind of row. */
 export const TASK = 4; // task, app, invoked, memoize
 export const STATUS = 5; // task, try, state, at, executor
@@ -33,6 +39,8 @@ export interface EncodedBatch {
   tryRows: number;
   /** Rare events and the sparse parts of rows (by task and try). */
   extra: (MonitorEvent | SparseTask | SparseTry)[];
+  /** How long the batch was open before it was sent, ms: with its rows, the workflow's pace. */
+  span: number;
 }
 
 /** Dependencies and resources of a task, when it has any. */
@@ -57,7 +65,7 @@ export interface SparseTry {
 /** Collects events and hands full (or timed-out) batches to `send`. */
 export class EventLog {
   readonly run: string;
-  readonly #send: (b: EncodedBatch, transfer: ArrayBuffer[]) => void;
+  readonly #send: (b: EncodedBatch) => void;
   readonly #flushMs: number;
   readonly #ids = new Map<string, number>();
   #newStrings: string[] = [];
@@ -69,33 +77,36 @@ export class EventLog {
   #tryRows = 0;
   #extra: EncodedBatch["extra"] = [];
   #timer: NodeJS.Timeout | undefined;
-  /** Buffers the store's thread gave back, `[tasks, status, tries]` each. */
-  readonly #spare: ArrayBuffer[][] = [];
-  #lastString: string | undefined;
-  #lastId = -1;
+  /** When the open batch got its first event (performance.now()). */
+  #openedAt = 0;
+  /** The last string of each kind (app, executor, worker) and its id: the same ones come many times in a row. */
+  readonly #lastString: (string | undefined)[] = [undefined, undefined, undefined];
+  readonly #lastId = [-1, -1, -1];
 
-  constructor(run: string, flushMs: number, send: (b: EncodedBatch, transfer: ArrayBuffer[]) => void) {
+  /** `send` must copy the batch (postMessage does): the log fills the same columns again. */
+  constructor(run: string, flushMs: number, send: (b: EncodedBatch) => void) {
     this.run = run;
     this.#flushMs = flushMs;
     this.#send = send;
   }
 
-  #id(s: string): number {
-    // the same executor label or app name comes many times in a row
-    if (s === this.#lastString) return this.#lastId;
+  #id(s: string, kind: number): number {
+    if (s === this.#lastString[kind]) return this.#lastId[kind]!;
     let id = this.#ids.get(s);
     if (id === undefined) {
       id = this.#ids.size;
       this.#ids.set(s, id);
       this.#newStrings.push(s);
     }
-    this.#lastString = s;
-    this.#lastId = id;
+    this.#lastString[kind] = s;
+    this.#lastId[kind] = id;
     return id;
   }
 
   #arm(): void {
-    this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref();
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => this.flush(), this.#flushMs).unref();
+    this.#openedAt = performance.now();
   }
 
   /** A new task; it stands for its "pending" status too (the decoder adds that row), saving a call per task. */
@@ -104,7 +115,7 @@ export class EventLog {
     const o = this.#taskRows++ * TASK;
     const a = this.#tasks;
     a[o] = task;
-    a[o + 1] = this.#id(app);
+    a[o + 1] = this.#id(app, APP);
     a[o + 2] = invoked;
     a[o + 3] = memoize ? 1 : 0;
     this.#arm();
@@ -122,7 +133,7 @@ export class EventLog {
     a[o + 1] = tryNo;
     a[o + 2] = STATE_CODE.get(state)!;
     a[o + 3] = at;
-    a[o + 4] = executor === undefined ? -1 : this.#id(executor);
+    a[o + 4] = executor === undefined ? -1 : this.#id(executor, EXECUTOR);
     this.#arm();
   }
 
@@ -143,11 +154,11 @@ export class EventLog {
     const a = this.#tries;
     a[o] = task;
     a[o + 1] = tryNo;
-    a[o + 2] = this.#id(executor);
+    a[o + 2] = this.#id(executor, EXECUTOR);
     a[o + 3] = launched;
     a[o + 4] = returned;
     a[o + 5] = ok ? 1 : 0;
-    a[o + 6] = worker === undefined ? -1 : this.#id(worker);
+    a[o + 6] = worker === undefined ? -1 : this.#id(worker, WORKER);
     a[o + 7] = running ?? -1;
     a[o + 8] = final === undefined ? -1 : STATE_CODE.get(final)!;
     this.#arm();
@@ -157,14 +168,6 @@ export class EventLog {
   other(e: MonitorEvent | SparseTry): void {
     this.#extra.push(e);
     this.#arm();
-  }
-
-  /** Takes back a sent batch's buffers (`[tasks, status, tries]`) to fill again; stale contents are overwritten. */
-  recycle(buffers: ArrayBuffer[]): void {
-    const [t, s, y] = buffers;
-    const fits =
-      t?.byteLength === ROWS * TASK * 8 && s?.byteLength === ROWS * STATUS * 8 && y?.byteLength === ROWS * TRY * 8;
-    if (fits && this.#spare.length < SPARE_SETS) this.#spare.push(buffers);
   }
 
   /** Sends what has been collected (if anything). */
@@ -182,14 +185,11 @@ export class EventLog {
       tries: this.#tries,
       tryRows: this.#tryRows,
       extra: this.#extra,
+      span: performance.now() - this.#openedAt,
     };
-    this.#send(b, [this.#tasks.buffer, this.#status.buffer, this.#tries.buffer] as ArrayBuffer[]);
+    this.#send(b);
     this.#newStrings = [];
     this.#extra = [];
-    const spare = this.#spare.pop();
-    this.#tasks = spare ? new Float64Array(spare[0]!) : new Float64Array(ROWS * TASK);
-    this.#status = spare ? new Float64Array(spare[1]!) : new Float64Array(ROWS * STATUS);
-    this.#tries = spare ? new Float64Array(spare[2]!) : new Float64Array(ROWS * TRY);
     this.#taskRows = this.#statusRows = this.#tryRows = 0;
   }
 }

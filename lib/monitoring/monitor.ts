@@ -30,8 +30,9 @@ export interface MonitoringOptions {
   workflowName?: string;
   /**
    * Longest time an event waits before it is handed to the store's thread, ms. (While a workflow hands over more
-   * than about 10,000 tasks a second, that thread holds batches back for up to 5 s, so as not to take the cores the
-   * workflow is using; `cleanup()` is never held.) @default 100
+   * than about 10,000 tasks a second, that thread appends batches to a spool file beside a SQLite store instead of
+   * writing rows, so as not to take the cores the workflow is using, and writes them once the pace drops or at
+   * `cleanup()`; PostgreSQL has no spool, and batches wait in memory for up to 5 s.) @default 100
    */
   flushIntervalMs?: number;
 }
@@ -84,8 +85,7 @@ export class Monitor {
     this.run = run;
     this.#workflow = workflow;
     this.measure = o.resources ?? false;
-    this.events = new EventLog(run, o.flushIntervalMs ?? 100, (b, transfer) => writer.postEncoded(b, transfer));
-    writer.onBuffers = (buffers) => this.events.recycle(buffers);
+    this.events = new EventLog(run, o.flushIntervalMs ?? 100, (b) => writer.postEncoded(b));
     // A workflow that exits without cleanup still hands over what it has (the thread may finish writing it).
     process.once("exit", this.#onExit);
   }

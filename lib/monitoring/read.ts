@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
 import { numberedEntries } from "../dataflow/run-dir.js";
 import { ConfigError } from "../errors.js";
+import { sessionAlive } from "./spool.js";
 
 const STORE_FILE = "monitoring.db";
 
@@ -46,6 +47,50 @@ export function findStore(given?: string, cwd = process.cwd()): string {
   throw new ConfigError(
     `no ${STORE_FILE} in ${target} nor in its numbered run directories (was the workflow run with \`monitoring: true\`?)`,
   );
+}
+
+/**
+ * Writes into the tables the batches a writer that died left in the store's spool (spool.ts), so a reader sees
+ * everything the workflow recorded. A running writer's spool is its own to finish. Never throws: what could not be
+ * done comes back as warnings (a store on a read-only disk, a spooled batch that cannot be written).
+ *
+ * @example
+ * ```ts
+ * const file = findStore();
+ * for (const w of await finishSpool(file)) console.warn(w);
+ * const db = openStore(file);
+ * ```
+ */
+export async function finishSpool(file: string): Promise<string[]> {
+  const Database = createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  let dead: boolean;
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare("SELECT session FROM spool").all() as { session: string }[];
+      dead = rows.some((r) => !sessionAlive(r.session));
+    } finally {
+      db.close();
+    }
+  } catch {
+    return []; // no spool (or no store: openStore says so)
+  }
+  if (!dead) return [];
+  const warnings: string[] = [];
+  try {
+    const { SqliteStore } = await import("./sqlite-store.js");
+    const store = SqliteStore.open(file);
+    try {
+      while (store.spooled()) for (const f of store.unspoolNow(50_000).failed) warnings.push(f.message);
+    } finally {
+      await store.close();
+    }
+  } catch (e) {
+    warnings.push(
+      `${file}: the batches a stopped workflow left in its spool are not all in the tables: ${(e as Error).message}`,
+    );
+  }
+  return warnings;
 }
 
 /** A store opened for reading. */

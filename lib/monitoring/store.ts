@@ -9,6 +9,7 @@ import { ConfigError } from "../errors.js";
 import { FINAL_STATES, type TaskState } from "../states.js";
 import type { MonitorEvent, WorkflowEvent } from "./events.js";
 import type { EncodedBatch } from "./event-log.js";
+import type { SpoolBatch } from "./spool.js";
 
 /**
  * Writes event batches to a database. Implementations are synchronous at
@@ -29,7 +30,28 @@ export interface MonitoringStore {
    * (each batch with the string table as of it).
    */
   writeEncoded?(batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]): Promise<void>;
+  /**
+   * Keeps encoded batches as they came, durably, for {@link MonitoringStore.unspool} to write into the tables later:
+   * what the writer does while the workflow keeps every core busy (spool.ts).
+   */
+  spool?(batches: readonly SpoolBatch[]): Promise<void>;
+  /** Writes the oldest spooled batches (about `maxEvents` events' worth) into the tables, in one transaction. */
+  unspool?(maxEvents: number): Promise<Unspooled>;
+  /** Whether batches wait in a spool (this writer's, or one's that died). */
+  spooled?(): boolean;
   close(): Promise<void>;
+}
+
+/** What {@link MonitoringStore.unspool} did. */
+export interface Unspooled {
+  /** Batches it took from the spool (written, or skipped: see `failed`); 0 when there was nothing to take. */
+  batches: number;
+  /** Sequence numbers of this writer's batches it wrote, in order. */
+  written: number[];
+  /** Batches that could not be written however they were split, skipped with the reason (seq 0: not this writer's). */
+  failed: { seq: number; message: string }[];
+  /** Whether batches still wait. */
+  more: boolean;
 }
 
 /** Where the store lives: a SQLite file path, or a PostgreSQL connection URL. */

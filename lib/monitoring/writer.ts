@@ -102,7 +102,6 @@ export class StoreWriter {
         } else if (m.type === "open-failed") {
           reject(this.#die(new ConfigError(m.message)));
         } else if (m.type === "done") this.#progress(m.seq, m.failed);
-        else if (m.type === "buffers") this.onBuffers?.(m.buffers);
       });
       worker.on("error", (e) => {
         reject(this.#die(new Error(`monitoring store writer (${where}) failed: ${e.message}`, { cause: e })));
@@ -113,9 +112,6 @@ export class StoreWriter {
     });
     this.#ready.catch(() => undefined);
   }
-
-  /** Receives the buffers of encoded batches once decoded (see {@link EventLog.recycle}). */
-  onBuffers: ((buffers: ArrayBuffer[]) => void) | undefined;
 
   /** Resolves once the store is open and its schema exists; rejects with a ConfigError naming the target if not. */
   ready(): Promise<void> {
@@ -139,17 +135,17 @@ export class StoreWriter {
   }
 
   /**
-   * Hands over a batch the kernel's {@link EventLog} encoded; its buffers are transferred (the log starts new ones).
+   * Hands over a batch the kernel's {@link EventLog} encoded (copied: the log fills its columns again).
    * Never throws: failures reject the next flush.
    */
-  postEncoded(batch: EncodedBatch, transfer: ArrayBuffer[]): void {
+  postEncoded(batch: EncodedBatch): void {
     if (this.#closed) return;
     if (this.#worker === undefined || this.#dead !== undefined) {
       this.#failures.push(`an event batch posted to a writer that is not running (${this.#dead?.message})`);
       return;
     }
     try {
-      this.#worker.postMessage({ type: "encoded", seq: this.#seq + 1, batch } satisfies ToWriter, transfer);
+      this.#worker.postMessage({ type: "encoded", seq: this.#seq + 1, batch } satisfies ToWriter);
       this.#seq++;
       this.#ref();
     } catch (e) {
@@ -161,7 +157,7 @@ export class StoreWriter {
   flush(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ seq: this.#seq, resolve, reject });
-      // the thread holds batches while the workflow is busy (writer-thread.ts holdFor), not ones waited for
+      // while the workflow is busy the thread spools or holds batches (writer-thread.ts), not ones waited for
       if (this.#seq > this.#done && this.#dead === undefined)
         this.#worker?.postMessage({ type: "flush" } satisfies ToWriter);
       this.#settle();

@@ -473,8 +473,7 @@ describe("monitoring store", function () {
       const file = path.join(tmp.dir, "hot", "monitoring.db");
       const w = new StoreWriter({ sqlite: file });
       await w.ready();
-      const log = new EventLog("hot", 60_000, (b, transfer) => w.postEncoded(b, transfer));
-      w.onBuffers = (buffers) => log.recycle(buffers);
+      const log = new EventLog("hot", 60_000, (b) => w.postEncoded(b));
       const reader = new Database(file, { readonly: true });
       const stored = (): number => (reader.prepare("SELECT count(*) AS n FROM task").get() as Row).n as number;
       let posted = 0;
@@ -570,6 +569,114 @@ describe("monitoring store", function () {
       perBatch.forEach((r, i) => expect(r).to.deep.equal({ b: i, n: 60, s: 60 }));
       expect(db.prepare("SELECT count(*) AS n FROM status").get()).to.deep.equal({ n: perBatch.length * 240 });
       db.close();
+    });
+
+    it("spools a fast stream durably: what a killed workflow spooled, the next reader or writer puts in the tables", async () => {
+      const dir = path.join(tmp.dir, "spool-crash");
+      const child = path.join(tmp.dir, "spool-child.mjs");
+      const url = (f: string): string => JSON.stringify(new URL(`../../lib/monitoring/${f}`, import.meta.url).href);
+      // A no-op workflow's pace (~100k events/s), encoded as the kernel encodes it; a task fails its first try in 7.
+      fs.writeFileSync(
+        child,
+        `const { StoreWriter } = await import(${url("writer.ts")});
+         const { EventLog } = await import(${url("event-log.ts")});
+         const w = new StoreWriter({ sqlite: process.argv[2] });
+         await w.ready();
+         const log = new EventLog(process.argv[3], 60_000, (b) => w.postEncoded(b));
+         for (let t = 0; ; ) {
+           for (let i = 0; i < 500; i++, t++) {
+             log.task(t, "noop", t, false);
+             log.status(t, 0, "launched", t, "htex");
+             if (t % 7 === 0) {
+               log.try(t, 0, "htex", t, t + 1, false, "w", t);
+               log.other({ t: "try+", task: t, try: 0, error: { name: "Boom", message: "try " + t } });
+               log.status(t, 1, "pending", t + 1, "htex");
+               log.status(t, 1, "launched", t + 1, "htex");
+               log.try(t, 1, "htex", t + 1, t + 2, true, "w", t + 1, "exec_done");
+             } else log.try(t, 0, "htex", t, t + 1, true, "w", t, "exec_done");
+           }
+           log.flush();
+           await new Promise((r) => setTimeout(r, 5));
+         }`,
+      );
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+      const { readRecords } = await import("../../lib/monitoring/spool.js");
+      /** Streams into `file` until its spool holds `records` whole batches, kills the stream, and returns them. */
+      const killWhileSpooling = async (file: string, run: string, records: number) => {
+        const proc = spawn(process.execPath, ["--import", tsx, child, file, run], {
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        proc.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        const exited = new Promise<NodeJS.Signals | null>((r) => proc.once("exit", (_c, sig) => r(sig)));
+        const spooledTasks = (): number => {
+          if (!fs.existsSync(file)) return 0;
+          const db = new Database(file, { readonly: true });
+          try {
+            const rows = db.prepare("SELECT file, done_bytes FROM spool").all() as {
+              file: string;
+              done_bytes: number;
+            }[];
+            return rows
+              .flatMap((r) => readRecords(path.join(dir, r.file), r.done_bytes, Infinity))
+              .reduce((n, x) => n + x.batch.taskRows, 0);
+          } catch {
+            return 0; // the schema is not there yet
+          } finally {
+            db.close();
+          }
+        };
+        const ok = await until(() => spooledTasks() >= records * 500, 20_000);
+        proc.kill("SIGKILL");
+        expect(await exited, stderr).to.equal("SIGKILL");
+        expect(ok, "the stream reached the spool").to.equal(true);
+        const db = new Database(file, { readonly: true });
+        const stored = (db.prepare("SELECT count(*) AS n FROM task WHERE run_id = ?").get(run) as Row).n as number;
+        db.close();
+        return { stored, spooled: spooledTasks() };
+      };
+      /** The run's tables hold exactly tasks 0..n-1, each with all its rows, and no spool is left. */
+      const expectWhole = (file: string, run: string, n: number): void => {
+        const db = new Database(file, { readonly: true });
+        try {
+          expect(db.pragma("integrity_check", { simple: true })).to.equal("ok");
+          const one = (sql: string): unknown => Object.values(db.prepare(sql).get(run) as Row)[0];
+          expect(one("SELECT count(*) FROM task WHERE run_id = ?"), "tasks").to.equal(n);
+          expect(one("SELECT max(task_id) FROM task WHERE run_id = ?")).to.equal(n - 1);
+          expect(one("SELECT count(*) FROM task WHERE run_id = ? AND task_status_name = 'exec_done'")).to.equal(n);
+          const failed = Math.ceil(n / 7);
+          expect(one("SELECT count(*) FROM try WHERE run_id = ?"), "tries").to.equal(n + failed);
+          expect(one("SELECT count(*) FROM try WHERE run_id = ? AND error_name = 'Boom'")).to.equal(failed);
+          expect(one("SELECT sum(task_fail_count) FROM task WHERE run_id = ?")).to.equal(failed);
+          // pending, launched, exec_done; and pending, launched again for a retried task
+          expect(one("SELECT count(*) FROM status WHERE run_id = ?"), "statuses").to.equal(3 * n + 2 * failed);
+          expect(db.prepare("SELECT count(*) AS n FROM spool").get()).to.deep.equal({ n: 0 });
+        } finally {
+          db.close();
+        }
+        expect(
+          fs.readdirSync(dir).filter((f) => f.includes("-spool-")),
+          "spool files left",
+        ).to.deep.equal([]);
+      };
+
+      // a reader (taskloom trace, explain, monitor) finishes the spool of a workflow that died
+      const a = path.join(dir, "a.db");
+      const first = await killWhileSpooling(a, "ra", 8);
+      expect(first.stored, "tasks in the tables while the stream ran").to.be.at.most(2000);
+      const { finishSpool } = await import("../../lib/monitoring/read.js");
+      expect(await finishSpool(a)).to.deep.equal([]);
+      expectWhole(a, "ra", first.stored + first.spooled);
+
+      // and so does the next writer of the store, before its own batches
+      const b = path.join(dir, "b.db");
+      const second = await killWhileSpooling(b, "rb", 8);
+      const w = new StoreWriter({ sqlite: b });
+      await w.ready();
+      w.post([{ t: "status", run: "later", task: 0, try: 0, state: "pending", at: 1 }]);
+      await w.flush();
+      await w.close();
+      expectWhole(b, "rb", second.stored + second.spooled);
     });
   });
 
