@@ -69,14 +69,19 @@ export function readRecords(file: string, offset: number, maxEvents: number): Sp
     const h = Buffer.alloc(HEADER);
     while (at + HEADER <= size && (out.length === 0 || events < maxEvents)) {
       fs.readSync(fd, h, 0, HEADER, at);
-      if (h.readUInt32LE(0) !== MAGIC) throw new Error(`${file}: no spool record at byte ${at}`);
+      if (h.readUInt32LE(0) !== MAGIC) throw new SpoolCorruptError(`${file}: no spool record at byte ${at}`);
       const lengths = [4, 8, 12, 16].map((o) => h.readUInt32LE(o));
       const body = lengths.reduce((n, l) => n + l, 0);
       if (at + HEADER + body > size) break;
       const buf = Buffer.alloc(body);
       fs.readSync(fd, buf, 0, body, at + HEADER);
       let o = lengths[0]!;
-      const head = v8.deserialize(buf.subarray(0, o)) as Head;
+      let head: Head;
+      try {
+        head = v8.deserialize(buf.subarray(0, o)) as Head;
+      } catch (e) {
+        throw new SpoolCorruptError(`${file}: the spool record at byte ${at} cannot be read: ${(e as Error).message}`);
+      }
       // copied out: a Float64Array needs its offset aligned to 8 bytes
       const column = (len: number): Float64Array => {
         const a = new Float64Array(len / 8);
@@ -100,23 +105,50 @@ export function readRecords(file: string, offset: number, maxEvents: number): Sp
   }
 }
 
-/** A writer session's name: where it runs, so a reader can tell whether it still does. */
-export function sessionName(id: string): string {
-  return `${os.hostname()}/${process.pid}/${id}`;
+/** The bytes at an offset are not a spool record (as opposed to a file that cannot be read at all). */
+export class SpoolCorruptError extends Error {
+  override name = "SpoolCorruptError";
+}
+
+/** Linux: a process's start time (clock ticks since boot), which tells a pid reused since apart; else "". */
+function startTime(pid: number | "self"): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/** Linux: this process's pid namespace (containers on one host name each have their own); else "". */
+function pidNamespace(): string {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
 }
 
 /**
- * Whether the writer that named itself `session` may still be running: it is, unless it ran on this host and its
- * process is gone (a process elsewhere cannot be checked, so it counts as running).
+ * A writer session's name: where and in which process it runs (host, pid namespace, pid and the process's start
+ * time), so a reader can tell whether it still does.
+ */
+export function sessionName(id: string): string {
+  return [os.hostname(), pidNamespace(), process.pid, startTime("self"), id].join("/");
+}
+
+/**
+ * Whether the writer that named itself `session` may still be running: it is, unless it ran on this host, in this
+ * pid namespace, and its process is gone or is another one under the same pid. What cannot be checked (another
+ * host or container, a name from elsewhere) counts as running.
  */
 export function sessionAlive(session: string): boolean {
-  const [host, pid] = session.split("/");
-  if (host !== os.hostname() || !/^\d+$/.test(pid ?? "")) return true;
-  if (Number(pid) === process.pid) return true;
+  const [host, ns, pid, started] = session.split("/");
+  if (host !== os.hostname() || ns !== pidNamespace() || !/^\d+$/.test(pid ?? "")) return true;
   try {
     process.kill(Number(pid), 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== "ESRCH";
   }
+  return started === "" || started === startTime(Number(pid));
 }

@@ -11,7 +11,7 @@ import type { MonitorEvent } from "./events.js";
 import { SCHEMA } from "./schema.js";
 import type { EncodedBatch } from "./event-log.js";
 import { RowSink, writeEncoded, type EncodedStatements } from "./sqlite-encoded.js";
-import { appendRecord, readRecords, sessionAlive, sessionName, type SpoolBatch } from "./spool.js";
+import { appendRecord, readRecords, sessionAlive, sessionName, SpoolCorruptError, type SpoolBatch } from "./spool.js";
 import {
   ADDED_COLUMNS,
   TABLES,
@@ -245,14 +245,20 @@ export class SqliteStore implements MonitoringStore {
     let unlink: string | undefined;
     // how far this store's own file is in the tables, once they are committed
     let done: number | undefined;
+    let lost = false;
     const r = this.#db
       .transaction((): Unspooled => {
         const none: Unspooled = { batches: 0, written: [], failed: [], more: false };
         const rows = this.#spoolRows.all() as SpoolRow[];
         const m = this.#mine;
-        const row =
-          rows.find((x) => x.file !== m?.name && !sessionAlive(x.session)) ??
-          (m !== undefined && m.done < m.end ? rows.find((x) => x.file === m.name) : undefined);
+        const own = m !== undefined && m.done < m.end ? rows.find((x) => x.file === m.name) : undefined;
+        if (m !== undefined && m.done < m.end && own === undefined) {
+          // another process took this store's spool for a dead writer's: what it had not written is gone
+          lost = true;
+          const message = `the spool file ${m.name} was taken over by another process; ${m.end - m.done} bytes of batches are not in the tables`;
+          return { ...none, failed: [{ seq: 0, message }] };
+        }
+        const row = rows.find((x) => x.file !== m?.name && !sessionAlive(x.session)) ?? own;
         if (row === undefined) return none;
         const mine = row.file === m?.name;
         const file = path.join(this.#dir, row.file);
@@ -261,11 +267,13 @@ export class SqliteStore implements MonitoringStore {
           // this store's own file: what it knows it wrote is the truth (its row only matters after a crash)
           records = fs.existsSync(file) ? readRecords(file, mine ? m.done : row.done_bytes, maxEvents) : [];
         } catch (e) {
-          // not a record where one should be: the rest of the file cannot be read
+          // not a record where one should be: the rest of the file cannot be read (a file that cannot be opened
+          // is another matter, and fails the call)
+          if (!(e instanceof SpoolCorruptError)) throw e;
           const size = fs.statSync(file).size;
           if (mine) done = size;
           this.#setDone.run(size, row.file);
-          return { ...none, batches: 1, failed: [{ seq: 0, message: `${(e as Error).message}: skipped to its end` }] };
+          return { ...none, batches: 1, failed: [{ seq: 0, message: `${e.message}: skipped to its end` }] };
         }
         if (records.length === 0) {
           // a dead writer's file whose whole records are all in: its unfinished last one (if any) is dropped
@@ -296,6 +304,10 @@ export class SqliteStore implements MonitoringStore {
       .immediate();
     const m = this.#mine;
     if (m !== undefined && done !== undefined) m.end = Math.max(m.end, (m.done = done));
+    if (m !== undefined && lost) {
+      fs.closeSync(m.fd);
+      this.#mine = undefined;
+    }
     if (unlink !== undefined) fs.rmSync(unlink, { force: true });
     return r;
   }

@@ -31,11 +31,15 @@ export interface MonitoringStore {
    */
   writeEncoded?(batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]): Promise<void>;
   /**
-   * Keeps encoded batches as they came, durably, for {@link MonitoringStore.unspool} to write into the tables later:
+   * Keeps encoded batches as they came, in a file that outlives the process (not a power cut: it is not fsynced), for
+   * {@link MonitoringStore.unspool} to write into the tables later:
    * what the writer does while the workflow keeps every core busy (spool.ts).
    */
   spool?(batches: readonly SpoolBatch[]): Promise<void>;
-  /** Writes the oldest spooled batches (about `maxEvents` events' worth) into the tables, in one transaction. */
+  /**
+   * Writes the oldest spooled batches (about `maxEvents` events' worth) into the tables, in one transaction; one that
+   * cannot be written is skipped and reported.
+   */
   unspool?(maxEvents: number): Promise<Unspooled>;
   /** Whether batches wait in a spool (this writer's, or one's that died). */
   spooled?(): boolean;

@@ -249,6 +249,8 @@ async function drain(): Promise<void> {
       // in order: what waits in the spool goes into the tables before anything queued after it
       if (spooled && s.unspool !== undefined) {
         await fromSpool(s);
+        // lets batches (and a flush or close) posted meanwhile arrive, and the pace be looked at again
+        await new Promise((r) => setImmediate(r));
         continue;
       }
       spooled = false;

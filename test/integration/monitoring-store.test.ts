@@ -571,6 +571,22 @@ describe("monitoring store", function () {
       db.close();
     });
 
+    it("tells a dead writer's spool from a running one's by host, pid namespace, pid and the process's start time", async () => {
+      const { sessionAlive, sessionName } = await import("../../lib/monitoring/spool.js");
+      const me = sessionName("id");
+      expect(sessionAlive(me), "this process").to.equal(true);
+      const [host, ns, pid, started] = me.split("/") as [string, string, string, string];
+      expect(started, "a start time on Linux").to.match(/^\d+$/);
+      const as = (h: string, n: string, p: string, t: string): boolean => sessionAlive([h, n, p, t, "id"].join("/"));
+      expect(as(host, ns, pid, String(Number(started) + 1)), "another process under this pid").to.equal(false);
+      const gone = spawn(process.execPath, ["-e", ""]);
+      await new Promise((r) => gone.once("exit", r));
+      expect(as(host, ns, String(gone.pid), started), "a process that exited").to.equal(false);
+      // what cannot be checked from here counts as running: its spool is left to it
+      expect(as("another-host", ns, String(gone.pid), started), "another host").to.equal(true);
+      expect(as(host, "pid:[1]", String(gone.pid), started), "another pid namespace").to.equal(true);
+    });
+
     it("spools a fast stream durably: what a killed workflow spooled, the next reader or writer puts in the tables", async () => {
       const dir = path.join(tmp.dir, "spool-crash");
       const child = path.join(tmp.dir, "spool-child.mjs");
