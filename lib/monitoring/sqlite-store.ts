@@ -276,11 +276,15 @@ export class SqliteStore implements MonitoringStore {
           return { ...none, batches: 1, failed: [{ seq: 0, message: `${e.message}: skipped to its end` }] };
         }
         if (records.length === 0) {
-          // a dead writer's file whose whole records are all in: its unfinished last one (if any) is dropped
-          if (!mine) {
-            this.#dropSpool.run(row.file);
-            unlink = file;
+          if (mine) {
+            // this store wrote more than is there: the file was removed or cut short under it
+            lost = true;
+            const message = `the spool file ${row.file} lost ${m.end - m.done} bytes of batches before they were in the tables`;
+            return { ...none, failed: [{ seq: 0, message }] };
           }
+          // a dead writer's file whose whole records are all in: its unfinished last one (if any) is dropped
+          this.#dropSpool.run(row.file);
+          unlink = file;
           return none;
         }
         const last = records[records.length - 1]!;

@@ -571,6 +571,30 @@ describe("monitoring store", function () {
       db.close();
     });
 
+    it("reports a spool file removed under its running writer at the next flush instead of waiting for it", async () => {
+      const dir = path.join(tmp.dir, "spool-gone");
+      const w = new StoreWriter({ sqlite: path.join(dir, "monitoring.db") });
+      await w.ready();
+      const log = new EventLog("gone", 60_000, (b) => w.postEncoded(b));
+      const spoolFile = (): string | undefined => fs.readdirSync(dir).find((f) => f.includes("-spool-"));
+      try {
+        // a no-op workflow's pace, until its batches are in a spool file
+        for (let t = 0; !(spoolFile() !== undefined && fs.statSync(path.join(dir, spoolFile()!)).size > 0);) {
+          for (let i = 0; i < 500; i++, t++) {
+            log.task(t, "noop", t, false);
+            log.try(t, 0, "x", t, t + 1, true, "w", t, "exec_done");
+          }
+          log.flush();
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        fs.rmSync(path.join(dir, spoolFile()!));
+        const e = (await rejection(w.flush())) as Error;
+        expect(e.message).to.match(/the spool file monitoring\.db-spool-\w+ lost \d+ bytes of batches/);
+      } finally {
+        await w.close().catch(() => undefined);
+      }
+    });
+
     it("tells a dead writer's spool from a running one's by host, pid namespace, pid and the process's start time", async () => {
       const { sessionAlive, sessionName } = await import("../../lib/monitoring/spool.js");
       const me = sessionName("id");
