@@ -21,6 +21,7 @@ import {
   workflowUpsert,
   type Cell,
   type MonitoringStore,
+  transient,
   type Table,
   type Unspooled,
 } from "./store.js";
@@ -48,8 +49,14 @@ interface SpoolRow {
   done_bytes: number;
 }
 
-/** Another connection holds the lock: try again later, the batch is fine. */
-const busy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code));
+/** A synchronous call as the interface's promise (the driver is synchronous; callers await either way). */
+function settled<T>(call: () => T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
 
 /**
  * A monitoring store in a SQLite file (created with its directory if missing).
@@ -162,17 +169,14 @@ export class SqliteStore implements MonitoringStore {
 
   /** Writes encoded batches (each with the string table as of it) in one transaction; see sqlite-encoded.ts. */
   writeEncoded(batches: readonly { batch: EncodedBatch; strings: readonly string[] }[]): Promise<void> {
-    try {
+    return settled(() => {
       if (batches.length > 0) this.#writeEncoded(batches);
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    });
   }
 
   /** Appends batches to this store's spool file (made, and named in the `spool` table, on first use). */
   spool(batches: readonly SpoolBatch[]): Promise<void> {
-    try {
+    return settled(() => {
       if (this.#mine === undefined) {
         const name = this.#spoolName + randomUUID().slice(0, 8);
         // named before it exists: a file no row names is one whose batches are all in the tables
@@ -188,10 +192,7 @@ export class SqliteStore implements MonitoringStore {
         fs.ftruncateSync(m.fd, (m.end = start));
         throw e;
       }
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    });
   }
 
   /**
@@ -200,11 +201,7 @@ export class SqliteStore implements MonitoringStore {
    * and reported: it must not block the ones after it.
    */
   unspool(maxEvents: number): Promise<Unspooled> {
-    try {
-      return Promise.resolve(this.unspoolNow(maxEvents));
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    return settled(() => this.unspoolNow(maxEvents));
   }
 
   /** {@link SqliteStore.unspool}, synchronously (a reader finishing a dead writer's spool, read.ts). */
@@ -213,11 +210,11 @@ export class SqliteStore implements MonitoringStore {
     try {
       r = this.#unspoolOnce(maxEvents, undefined);
     } catch (e) {
-      if (busy(e)) throw e;
+      if (transient(e)) throw e;
       try {
         r = this.#unspoolOnce(1, undefined);
       } catch (e1) {
-        if (busy(e1)) throw e1;
+        if (transient(e1)) throw e1;
         r = this.#unspoolOnce(1, e1);
       }
     }
@@ -248,7 +245,7 @@ export class SqliteStore implements MonitoringStore {
     let lost = false;
     const r = this.#db
       .transaction((): Unspooled => {
-        const none: Unspooled = { batches: 0, written: [], failed: [], more: false };
+        const none: Unspooled = { upTo: 0, failed: [], more: false };
         const rows = this.#spoolRows.all() as SpoolRow[];
         const m = this.#mine;
         const own = m !== undefined && m.done < m.end ? rows.find((x) => x.file === m.name) : undefined;
@@ -273,7 +270,7 @@ export class SqliteStore implements MonitoringStore {
           const size = fs.statSync(file).size;
           if (mine) done = size;
           this.#setDone.run(size, row.file);
-          return { ...none, batches: 1, failed: [{ seq: 0, message: `${e.message}: skipped to its end` }] };
+          return { ...none, failed: [{ seq: 0, message: `${e.message}: skipped to its end` }] };
         }
         if (records.length === 0) {
           if (mine) {
@@ -296,14 +293,14 @@ export class SqliteStore implements MonitoringStore {
           const whose = mine ? "" : " (left by a writer that died)";
           return {
             ...none,
-            batches: 1,
+            upTo: seq,
             failed: [{ seq, message: `a spooled batch could not be written${whose}: ${why}` }],
           };
         }
         this.#writeAll(records.map((x) => ({ batch: x.batch, strings: x.batch.strings })));
         this.#setDone.run(last.end, row.file);
         if (mine) done = last.end;
-        return { ...none, batches: records.length, written: mine ? records.map((x) => x.seq) : [] };
+        return { ...none, upTo: mine ? last.seq : 0 };
       })
       .immediate();
     const m = this.#mine;
@@ -324,12 +321,9 @@ export class SqliteStore implements MonitoringStore {
   }
 
   write(events: readonly MonitorEvent[]): Promise<void> {
-    try {
+    return settled(() => {
       if (events.length > 0) this.#write(events);
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    });
   }
 
   close(): Promise<void> {

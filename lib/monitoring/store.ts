@@ -48,14 +48,22 @@ export interface MonitoringStore {
 
 /** What {@link MonitoringStore.unspool} did. */
 export interface Unspooled {
-  /** Batches it took from the spool (written, or skipped: see `failed`); 0 when there was nothing to take. */
-  batches: number;
-  /** Sequence numbers of this writer's batches it wrote, in order. */
-  written: number[];
+  /** The last of this writer's batches it took from the spool (written, or skipped: see `failed`); 0 if none. */
+  upTo: number;
   /** Batches that could not be written however they were split, skipped with the reason (seq 0: not this writer's). */
   failed: { seq: number; message: string }[];
   /** Whether batches still wait. */
   more: boolean;
+}
+
+/** Lock contention and lost connections pass; anything else (bad data, a full disk) will fail again. */
+export function transient(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== "string") return false;
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return true;
+  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"].includes(code)) return true;
+  // PostgreSQL: connection exceptions, serialization failure, deadlock, too many connections, shutdown.
+  return /^(08|57P0)/.test(code) || ["40001", "40P01", "53300"].includes(code);
 }
 
 /** Where the store lives: a SQLite file path, or a PostgreSQL connection URL. */

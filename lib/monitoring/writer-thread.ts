@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MonitorEvent } from "./events.js";
-import { openStore, type MonitoringStore, type StoreTarget, type Unspooled } from "./store.js";
+import { openStore, transient, type MonitoringStore, type StoreTarget, type Unspooled } from "./store.js";
 import { EventDecoder, STATUS, TASK, TRY, type EncodedBatch } from "./event-log.js";
 
 /** Messages to the thread. */
@@ -59,8 +59,6 @@ interface Item {
   size: number;
   /** Tasks submitted plus tries returned in it: the workflow's pace. */
   tasks: number;
-  /** Those a second while the batch was open (0: not known). */
-  rate: number;
 }
 
 /**
@@ -139,16 +137,6 @@ function holdFor(): number {
   return hot(now) && lag > 0 ? Math.min(RECHECK_MS, lag) : 0;
 }
 
-/** Lock contention and lost connections pass; anything else (bad data, a full disk) will fail again. */
-function transient(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
-  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return true;
-  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"].includes(code)) return true;
-  // PostgreSQL: connection exceptions, serialization failure, deadlock, too many connections, shutdown.
-  return /^(08|57P0)/.test(code) || ["40001", "40P01", "53300"].includes(code);
-}
-
 /** Runs a database call again while it fails for a passing reason, for up to RETRY_FOR_MS. */
 async function retrying<T>(call: () => Promise<T>): Promise<T> {
   const end = Date.now() + RETRY_FOR_MS;
@@ -222,8 +210,7 @@ async function fromSpool(s: MonitoringStore): Promise<void> {
     return;
   }
   spooled = r.more;
-  const last = Math.max(0, ...r.written, ...r.failed.map((f) => f.seq));
-  if (last > doneSeq || r.failed.length > 0) report(last, r.failed);
+  if (r.upTo > doneSeq || r.failed.length > 0) report(r.upTo, r.failed);
   if (!spooled && spooledSeq > doneSeq) report(spooledSeq, []);
 }
 
@@ -275,26 +262,27 @@ async function drain(): Promise<void> {
   }
 }
 
-function enqueue(item: Item): void {
+/** `rate`: tasks a second while the batch was open (0: not known). */
+function enqueue(item: Item, rate: number): void {
   queue.push(item);
   queued += item.size;
   arrivals.push({ at: item.at, tasks: item.tasks });
   arrived += item.tasks;
   received = item.seq;
   lastAt = item.at;
-  lastRate = item.rate;
+  lastRate = rate;
 }
 
 port.on("message", (m: ToWriter) => {
   if (m.type === "batch") {
     const tasks = m.events.reduce((n, e) => (e.t === "task" || e.t === "try" ? n + 1 : n), 0);
-    enqueue({ seq: m.seq, at: performance.now(), events: m.events, size: m.events.length, tasks, rate: 0 });
+    enqueue({ seq: m.seq, at: performance.now(), events: m.events, size: m.events.length, tasks }, 0);
   } else if (m.type === "encoded") {
     const b = keepUsed(m.batch);
     // a task row also stands for its "pending" status, a try row maybe for its final one (see EventLog)
     const size = 2 * b.taskRows + b.statusRows + 2 * b.tryRows + b.extra.length;
     const tasks = b.taskRows + b.tryRows;
-    enqueue({ seq: m.seq, at: performance.now(), encoded: b, size, tasks, rate: (tasks * 1000) / Math.max(1, b.span) });
+    enqueue({ seq: m.seq, at: performance.now(), encoded: b, size, tasks }, (tasks * 1000) / Math.max(1, b.span));
   } else if (m.type === "flush") urgentSeq = received;
   else closing = true;
   void drain();
